@@ -1,0 +1,130 @@
+# pam_authelia -- build, install and test.
+#   make            build/pam_authelia.so (the PAM module) and build/pam_authelia (the helper)
+#   make check      every test (installs missing Debian packages when run as root)
+#   make install    DESTDIR, PREFIX (default /usr) and PAMDIR are honoured
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each
+
+VERSION      := 0.1.0
+CC           ?= cc
+CLANG        ?= clang
+PKG_CONFIG   ?= pkg-config
+PREFIX       ?= /usr
+BINDIR       ?= $(PREFIX)/bin
+# The directory that holds pam_unix.so on this system (multiarch aware).
+PAMDIR       ?= $(shell dirname "$$(find /lib /usr/lib /lib64 /usr/lib64 -name pam_unix.so -print -quit 2>/dev/null || true)" 2>/dev/null)
+BUILD        := build
+FUZZ_SECONDS ?= 20
+
+WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+	    -Wmissing-prototypes -Wpointer-arith -Wvla -Wno-unused-parameter
+HARDENING := -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fstack-clash-protection -fcf-protection
+CFLAGS   ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DPAM_AUTHELIA_VERSION='"$(VERSION)"' $(WARNINGS)
+LINK_HARDENING := -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+
+# Evaluated lazily, after the deps target has installed pkg-config files.
+SHIM_LIBS    = $(shell $(PKG_CONFIG) --libs pam)
+HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt
+HELPER_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(HELPER_PKGS))
+HELPER_LIBS   = $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
+CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
+
+PROTOCOL_SRC := protocol/frame.c protocol/options.c
+SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
+		shim/helper_process.c shim/relay.c
+ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c \
+		engine/channel.c engine/session.c
+STATES_SRC   := $(wildcard states/*.c)
+HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
+UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+
+SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
+HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
+
+.PHONY: all deps check unit-tests integration-tests sanitizer-tests fuzz fuzz-smoke \
+	check-exports install uninstall clean format
+.DEFAULT_GOAL := all
+
+all: deps $(BUILD)/pam_authelia.so $(BUILD)/pam_authelia
+
+deps:
+	@tools/deps.sh
+
+# --- the PAM module: PIC, libc + libpam only, exports pam_sm_* only ---
+$(BUILD)/obj/shim/%.o: %.c $(wildcard shim/*.h protocol/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(BUILD)/pam_authelia.so: $(SHIM_OBJ) shim/pam_authelia.map
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $(SHIM_OBJ) $(LINK_HARDENING) -Wl,-z,defs \
+		-Wl,--version-script=shim/pam_authelia.map $(LDFLAGS) $(SHIM_LIBS)
+
+# --- the helper: PIE ---
+$(BUILD)/obj/helper/%.o: %.c $(wildcard engine/*.h states/*.h protocol/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -fPIE $(HELPER_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/libhelper.a: $(HELPER_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/pam_authelia: $(BUILD)/obj/helper/engine/main.o $(BUILD)/obj/libhelper.a
+	$(CC) $(CFLAGS) -pie -o $@ $^ $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
+
+# --- tests ---
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/obj/libhelper.a $(SHIM_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $(HELPER_CFLAGS) -o $@ $< \
+		$(BUILD)/obj/libhelper.a $(filter-out $(BUILD)/obj/shim/protocol/%,$(SHIM_OBJ)) \
+		$(HELPER_LIBS) $(SHIM_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tests/pam_test_app: tests/pam_test_app.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(SHIM_LIBS)
+
+# Sanitizer build of the helper and the unit tests (ASan + UBSan), in its own tree.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+unit-tests: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+	@tests/run_unit.sh $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+
+sanitizer-tests: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san CFLAGS="$(SAN_FLAGS)" \
+		HARDENING="" LDFLAGS="-fsanitize=address,undefined" unit-tests
+
+integration-tests: all $(BUILD)/tests/pam_test_app
+	@tests/run_integration.sh
+
+check-exports: all
+	@tests/check_exports.sh $(BUILD)/pam_authelia.so
+
+# --- fuzzing (clang libFuzzer) ---
+$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) | deps
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BASE_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $(HELPER_CFLAGS) \
+		-o $@ $< $(HELPER_LIB_SRC) $(filter-out shim/pam_authelia.c,$(SHIM_SRC)) \
+		$(HELPER_LIBS) $(SHIM_LIBS)
+
+fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	@tests/run_fuzz.sh $(FUZZ_SECONDS) $^
+
+fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	@tests/run_fuzz.sh 10 $^
+
+check: all
+	@tests/run_all.sh
+
+install: all
+	@[ -n "$(PAMDIR)" ] || { echo "cannot find pam_unix.so; give PAMDIR=" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PAMDIR)
+	install -m 0755 $(BUILD)/pam_authelia $(DESTDIR)$(BINDIR)/pam_authelia
+	install -m 0644 $(BUILD)/pam_authelia.so $(DESTDIR)$(PAMDIR)/pam_authelia.so
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pam_authelia $(DESTDIR)$(PAMDIR)/pam_authelia.so
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,325 @@
+/*
+ * config.c -- parsing and validating the helper's options (see config.h).
+ * URLs are parsed by libevent's URI parser, not by hand.
+ */
+#include "config.h"
+#include "secure_alloc.h"
+
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const auth_level_names[] = {
+	[AUTH_LEVEL_1FA] = "1FA",
+	[AUTH_LEVEL_2FA] = "2FA",
+	[AUTH_LEVEL_1FA_2FA] = "1FA+2FA",
+};
+
+static const char *const method_names[] = {
+	[METHOD_TOTP] = "totp",
+	[METHOD_MOBILE_PUSH] = "mobile_push",
+	[METHOD_DEVICE_AUTHORIZATION] = "device_authorization",
+	[METHOD_USER] = "user",
+};
+
+const char *auth_level_name(enum auth_level level)
+{
+	return auth_level_names[level];
+}
+
+const char *method_name(enum method method)
+{
+	return method_names[method];
+}
+
+void config_init(struct config *config)
+{
+	memset(config, 0, sizeof(*config));
+	config->auth_level = AUTH_LEVEL_1FA_2FA;
+	config->timeout = OPTION_DEFAULT_TIMEOUT;
+}
+
+void config_free(struct config *config)
+{
+	free(config->url);
+	free(config->url_host);
+	free(config->cookie_name);
+	free(config->ca_cert);
+	free(config->oauth2_client_id);
+	secret_free(&config->oauth2_client_secret);
+	free(config->oauth2_scope);
+	memset(config, 0, sizeof(*config));
+}
+
+/* Copies value (at most 64 bytes, unprintables as '?') for an error message. */
+static const char *shown(const char *value, char out[72])
+{
+	size_t n = 0;
+
+	for (; value[n] != '\0' && n < 64; n++) {
+		unsigned char c = (unsigned char)value[n];
+		out[n] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static int set_url(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
+{
+	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(value, 0);
+	const char *scheme, *host, *path;
+	char buf[72];
+	size_t len;
+	int rc = -1;
+
+	if (uri == NULL) {
+		snprintf(err, OPTION_ERROR_SIZE, "invalid URL \"%s\"", shown(value, buf));
+		return -1;
+	}
+	scheme = evhttp_uri_get_scheme(uri);
+	host = evhttp_uri_get_host(uri);
+	path = evhttp_uri_get_path(uri);
+	if (scheme == NULL || strcasecmp(scheme, "https") != 0)
+		snprintf(err, OPTION_ERROR_SIZE, "URL scheme must be https, got \"%s\"",
+			 shown(scheme ? scheme : "", buf));
+	else if (host == NULL || host[0] == '\0')
+		snprintf(err, OPTION_ERROR_SIZE, "URL has no host: \"%s\"", shown(value, buf));
+	else if (evhttp_uri_get_userinfo(uri) != NULL)
+		snprintf(err, OPTION_ERROR_SIZE, "URL must not contain a user name or password");
+	else if (evhttp_uri_get_query(uri) != NULL || evhttp_uri_get_fragment(uri) != NULL)
+		snprintf(err, OPTION_ERROR_SIZE, "URL must not have a query or fragment");
+	else if (path != NULL && path[0] != '\0' && path[0] != '/')
+		snprintf(err, OPTION_ERROR_SIZE, "invalid URL path");
+	else
+		rc = 0;
+	if (rc == 0) {
+		config->url = strdup(value);
+		config->url_host = strdup(host);
+		config->url_port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
+		/* Endpoints are appended to url: drop trailing slashes. */
+		len = strlen(config->url);
+		while (len > 0 && config->url[len - 1] == '/')
+			config->url[--len] = '\0';
+	}
+	evhttp_uri_free(uri);
+	return rc;
+}
+
+static int set_auth_level(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
+{
+	char buf[72];
+
+	for (size_t i = 0; i < sizeof(auth_level_names) / sizeof(auth_level_names[0]); i++) {
+		if (strcmp(value, auth_level_names[i]) == 0) {
+			config->auth_level = (enum auth_level)i;
+			return 0;
+		}
+	}
+	snprintf(err, OPTION_ERROR_SIZE, "invalid auth level \"%s\": must be 1FA, 2FA, or 1FA+2FA",
+		 shown(value, buf));
+	return -1;
+}
+
+/* Calls each(item, len) for the comma-separated, space-trimmed, non-empty items. */
+static int for_each_item(const char *list, int (*each)(void *, const char *, size_t), void *arg)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		const char *stop = end ? end : p + strlen(p);
+		while (p < stop && *p == ' ')
+			p++;
+		while (stop > p && stop[-1] == ' ')
+			stop--;
+		if (stop > p && each(arg, p, (size_t)(stop - p)) != 0)
+			return -1;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+struct list_state {
+	struct config *config;
+	char *err;
+	char *out; /* scopes joined with spaces */
+	size_t out_len;
+};
+
+static int add_method(void *arg, const char *item, size_t len)
+{
+	struct list_state *st = arg;
+	char buf[72];
+
+	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+		if (strlen(method_names[i]) == len && memcmp(method_names[i], item, len) == 0) {
+			if (st->config->method_count == CONFIG_MAX_METHODS) {
+				snprintf(st->err, OPTION_ERROR_SIZE,
+					 "--method-priority has more than %d entries",
+					 CONFIG_MAX_METHODS);
+				return -1;
+			}
+			st->config->methods[st->config->method_count++] = (enum method)i;
+			return 0;
+		}
+	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 64 ? len : 64), item);
+	snprintf(st->err, OPTION_ERROR_SIZE,
+		 "invalid method \"%s\" in --method-priority: must be totp, mobile_push, "
+		 "device_authorization, or user",
+		 shown(buf, buf));
+	return -1;
+}
+
+/* RFC 6749 scope-token: %x21 / %x23-5B / %x5D-7E. */
+static int add_scope(void *arg, const char *item, size_t len)
+{
+	struct list_state *st = arg;
+	char *grown;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)item[i];
+		if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
+			snprintf(st->err, OPTION_ERROR_SIZE,
+				 "--oauth2-scope holds a character not allowed in a scope");
+			return -1;
+		}
+	}
+	grown = realloc(st->out, st->out_len + len + 2);
+	if (grown == NULL)
+		return -1;
+	st->out = grown;
+	if (st->out_len > 0)
+		st->out[st->out_len++] = ' ';
+	memcpy(st->out + st->out_len, item, len);
+	st->out_len += len;
+	st->out[st->out_len] = '\0';
+	return 0;
+}
+
+static int has_scope(const char *scopes, const char *want)
+{
+	size_t n = strlen(want);
+
+	for (const char *p = scopes; p != NULL; p = strchr(p, ' ')) {
+		if (*p == ' ')
+			p++;
+		if (strncmp(p, want, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static int set_scope(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
+{
+	struct list_state st = {.config = config, .err = err};
+
+	if (for_each_item(value, add_scope, &st) != 0) {
+		free(st.out);
+		return -1;
+	}
+	if (st.out == NULL) {
+		snprintf(err, OPTION_ERROR_SIZE, "--oauth2-scope must not be empty");
+		return -1;
+	}
+	free(config->oauth2_scope);
+	config->oauth2_scope = st.out;
+	return 0;
+}
+
+/* RFC 6265 token characters, so the name can go into a Cookie header as is. */
+static int set_cookie_name(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
+{
+	static const char separators[] = "()<>@,;:\\\"/[]?={} \t";
+	char buf[72];
+
+	for (const char *p = value; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= 0x20 || c >= 0x7f || strchr(separators, c) != NULL) {
+			snprintf(err, OPTION_ERROR_SIZE, "invalid cookie-name \"%s\"",
+				 shown(value, buf));
+			return -1;
+		}
+	}
+	config->cookie_name = strdup(value);
+	return 0;
+}
+
+int config_apply(struct config *config, const char *argument, char err[OPTION_ERROR_SIZE])
+{
+	const struct option_desc *desc;
+	const char *value;
+	struct list_state st = {.config = config, .err = err};
+
+	if (option_parse_argument(argument, config->seen, &desc, &value, err) != 0)
+		return -1;
+	switch (desc->id) {
+	case OPT_URL:
+		return set_url(config, value, err);
+	case OPT_AUTH_LEVEL:
+		return set_auth_level(config, value, err);
+	case OPT_COOKIE_NAME:
+		return set_cookie_name(config, value, err);
+	case OPT_CA_CERT:
+		config->ca_cert = strdup(value);
+		return 0;
+	case OPT_TIMEOUT:
+		return option_parse_timeout(value, &config->timeout, err);
+	case OPT_BINARY:
+		return 0; /* the shim's option */
+	case OPT_METHOD_PRIORITY:
+		return for_each_item(value, add_method, &st);
+	case OPT_OAUTH2_CLIENT_ID:
+		config->oauth2_client_id = strdup(value);
+		return 0;
+	case OPT_OAUTH2_CLIENT_SECRET:
+		config->oauth2_client_secret = secret_dup(value, strlen(value));
+		return 0;
+	case OPT_OAUTH2_SCOPE:
+		return set_scope(config, value, err);
+	case OPT_DEBUG:
+		config->debug = true;
+		return 0;
+	case OPT_COUNT:
+		break;
+	}
+	return -1;
+}
+
+int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
+{
+	if (config->url == NULL) {
+		snprintf(err, OPTION_ERROR_SIZE, "--url is required");
+		return -1;
+	}
+	if (config->cookie_name == NULL)
+		config->cookie_name = strdup(CONFIG_DEFAULT_COOKIE_NAME);
+	if (config->oauth2_scope == NULL && set_scope(config, CONFIG_DEFAULT_SCOPE, err) != 0)
+		return -1;
+	for (size_t i = 0; i < config->method_count; i++) {
+		if (config->methods[i] == METHOD_DEVICE_AUTHORIZATION &&
+		    config->oauth2_client_id == NULL) {
+			snprintf(err, OPTION_ERROR_SIZE,
+				 "--method-priority includes device_authorization but "
+				 "--oauth2-client-id is not set");
+			return -1;
+		}
+	}
+	if (!has_scope(config->oauth2_scope, "openid")) {
+		snprintf(err, OPTION_ERROR_SIZE, "--oauth2-scope must include openid");
+		return -1;
+	}
+	if (!has_scope(config->oauth2_scope, "authelia.pam")) {
+		snprintf(err, OPTION_ERROR_SIZE, "--oauth2-scope must include authelia.pam");
+		return -1;
+	}
+	if (config->method_count == 0) {
+		config->methods[0] = METHOD_USER;
+		config->method_count = 1;
+	}
+	return 0;
+}

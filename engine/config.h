@@ -1,0 +1,59 @@
+/*
+ * config.h -- the helper's validated configuration.  The same checks run
+ * whether the options arrive from the shim as module arguments
+ * ("url=https://a") or on the command line when the helper is run by hand
+ * ("--url https://a"); error messages use the guide's wording.
+ */
+#ifndef PAM_AUTHELIA_CONFIG_H
+#define PAM_AUTHELIA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../protocol/options.h"
+
+#define CONFIG_DEFAULT_COOKIE_NAME "authelia_session"
+#define CONFIG_DEFAULT_SCOPE	   "openid,authelia.pam"
+#define CONFIG_MAX_METHODS	   16
+
+enum auth_level {
+	AUTH_LEVEL_1FA,
+	AUTH_LEVEL_2FA,
+	AUTH_LEVEL_1FA_2FA,
+};
+
+enum method {
+	METHOD_TOTP,
+	METHOD_MOBILE_PUSH,
+	METHOD_DEVICE_AUTHORIZATION,
+	METHOD_USER,
+};
+
+struct config {
+	char *url; /* https://host[:port][/path], no trailing slash */
+	char *url_host;
+	int url_port;
+	enum auth_level auth_level;
+	char *cookie_name;
+	char *ca_cert;
+	unsigned timeout; /* seconds, for the whole exchange */
+	enum method methods[CONFIG_MAX_METHODS];
+	size_t method_count; /* 0: the user's preference ("user") */
+	char *oauth2_client_id;
+	char *oauth2_client_secret; /* secret */
+	char *oauth2_scope;	    /* space-separated */
+	bool debug;
+	int seen[OPT_COUNT];
+};
+
+void config_init(struct config *config);
+/* Applies one module argument ("name=value" or "debug"). */
+int config_apply(struct config *config, const char *argument, char err[OPTION_ERROR_SIZE]);
+/* Fills defaults and checks what depends on several options. */
+int config_finish(struct config *config, char err[OPTION_ERROR_SIZE]);
+void config_free(struct config *config);
+
+const char *auth_level_name(enum auth_level level);
+const char *method_name(enum method method);
+
+#endif

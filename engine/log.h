@@ -1,0 +1,25 @@
+/*
+ * log.h -- the helper's log: syslog with ident "pam_authelia", facility
+ * authpriv, so `journalctl -t pam_authelia` finds every line.  Debug lines are
+ * written only with the `debug` option.  Nothing secret is ever passed here.
+ */
+#ifndef PAM_AUTHELIA_LOG_H
+#define PAM_AUTHELIA_LOG_H
+
+#include <stdbool.h>
+
+#define LOG_FORMAT(a, b) __attribute__((format(printf, a, b)))
+
+void log_open(bool also_stderr);
+void log_set_debug(bool debug);
+bool log_debug_enabled(void);
+void log_error(const char *fmt, ...) LOG_FORMAT(1, 2);
+void log_notice(const char *fmt, ...) LOG_FORMAT(1, 2);
+void log_info(const char *fmt, ...) LOG_FORMAT(1, 2);
+void log_debug(const char *fmt, ...) LOG_FORMAT(1, 2);
+
+/* Unit tests capture lines here instead of syslog. */
+typedef void (*log_sink)(int priority, const char *line);
+void log_set_sink(log_sink sink);
+
+#endif

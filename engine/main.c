@@ -1,0 +1,159 @@
+/*
+ * main.c -- the helper's entry point.
+ *
+ * Started by pam_authelia.so with no arguments: the configuration and the
+ * credentials arrive as frames on fd 0, replies go out on fd 1, and one
+ * libevent loop runs the login.  Run by hand with `--url ...`-style flags, it
+ * validates a configuration the way a login would (`--check`), so operators
+ * can test a PAM line without sshd; secrets are never taken from the command
+ * line.
+ */
+#include "config.h"
+#include "log.h"
+#include "secure_alloc.h"
+#include "session.h"
+#include "tls.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#ifndef PAM_AUTHELIA_VERSION
+#define PAM_AUTHELIA_VERSION "0"
+#endif
+
+static int usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
+		"                    [--ca-cert FILE] [--timeout SECONDS] [--method-priority LIST]\n"
+		"                    [--oauth2-client-id ID] [--oauth2-scope LIST] [--debug]\n"
+		"       pam_authelia --version\n"
+		"Validates the options of a pam_authelia.so line the way a login does.\n"
+		"Without arguments it speaks the module's framed protocol on fds 0 and 1.\n");
+	return 2;
+}
+
+/* Turns "--name value" / "--name=value" / "--debug" into module arguments. */
+static int run_by_hand(int argc, char **argv)
+{
+	struct config config;
+	char err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
+	char argument[OPTION_MAX_ARGUMENT + 64];
+	int check = 0, rc = 1;
+	SSL_CTX *tls;
+
+	log_open(true);
+	config_init(&config);
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *eq;
+		const struct option_desc *desc;
+
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			config_free(&config);
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			printf("pam_authelia %s\n", PAM_AUTHELIA_VERSION);
+			config_free(&config);
+			return 0;
+		}
+		if (strcmp(arg, "--check") == 0) {
+			check = 1;
+			continue;
+		}
+		if (strncmp(arg, "--", 2) != 0) {
+			config_free(&config);
+			return usage(stderr);
+		}
+		name = arg + 2;
+		eq = strchr(name, '=');
+		desc = option_find(name, eq ? (size_t)(eq - name) : strlen(name));
+		if (desc != NULL && desc->secret) {
+			fprintf(stderr, "pam_authelia: --%s is not accepted on the command line, where "
+					"other users can read it; the module passes it over its pipe\n",
+				desc->name);
+			config_free(&config);
+			return 2;
+		}
+		if (desc != NULL && desc->takes_value && eq == NULL && i + 1 < argc)
+			snprintf(argument, sizeof(argument), "%s=%s", name, argv[++i]);
+		else
+			snprintf(argument, sizeof(argument), "%s", name);
+		if (config_apply(&config, argument, err) != 0) {
+			fprintf(stderr, "pam_authelia: %s\n", err);
+			config_free(&config);
+			return 1;
+		}
+	}
+	if (!check) {
+		config_free(&config);
+		return usage(stderr);
+	}
+	if (config_finish(&config, err) != 0 || (tls = tls_context_new(config.ca_cert, err)) == NULL) {
+		fprintf(stderr, "pam_authelia: %s\n", err);
+	} else {
+		printf("configuration OK\nurl=%s\nauth-level=%s\ncookie-name=%s\nca-cert=%s\n"
+		       "timeout=%u\nmethod-priority=",
+		       config.url, auth_level_name(config.auth_level), config.cookie_name,
+		       config.ca_cert ? config.ca_cert : "(system store)", config.timeout);
+		for (size_t i = 0; i < config.method_count; i++)
+			printf("%s%s", i ? "," : "", method_name(config.methods[i]));
+		printf("\noauth2-client-id=%s\noauth2-scope=%s\n",
+		       config.oauth2_client_id ? config.oauth2_client_id : "(none)",
+		       config.oauth2_scope);
+		SSL_CTX_free(tls);
+		rc = 0;
+	}
+	config_free(&config);
+	return rc;
+}
+
+static int run_for_module(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+	struct session session;
+	int rc = 1;
+
+	log_open(false);
+	/* EV_CLOSED on the client socket needs a backend that reports early close. */
+	if (cfg != NULL) {
+		event_config_require_features(cfg, EV_FEATURE_EARLY_CLOSE);
+		base = event_base_new_with_config(cfg);
+		event_config_free(cfg);
+	}
+	if (base == NULL) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	if (session_init(&session, base, STDIN_FILENO, STDOUT_FILENO) != 0) {
+		log_error("cannot set up the login");
+	} else {
+		machine_start(&session);
+		event_base_dispatch(base);
+		rc = session.exit_code;
+	}
+	session_free(&session);
+	event_base_free(base);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	/* Before OpenSSL or libevent allocate anything. */
+	if (secure_alloc_install() != 0) {
+		fprintf(stderr, "pam_authelia: cannot install the wiping allocator\n");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1)
+		return run_by_hand(argc, argv);
+	/* The module started us: die with it (the shim set this too, before exec). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	return run_for_module();
+}

@@ -1,0 +1,23 @@
+/*
+ * secure_alloc.h -- wiping memory on free.  Passwords, TOTP codes and tokens
+ * pass through libevent's buffers and OpenSSL's record buffers, which free
+ * without clearing.  Installing these allocators in both libraries (before
+ * their first allocation) means every block they release is zeroed first.
+ */
+#ifndef PAM_AUTHELIA_SECURE_ALLOC_H
+#define PAM_AUTHELIA_SECURE_ALLOC_H
+
+#include <stddef.h>
+
+/* Returns 0 when both libraries took the allocators. Call first thing in main. */
+int secure_alloc_install(void);
+
+void *secure_malloc(size_t size);
+void *secure_realloc(void *ptr, size_t size);
+void secure_free(void *ptr);
+
+/* A heap copy of len bytes plus a NUL, for secrets; free with secret_free. */
+char *secret_dup(const char *data, size_t len);
+void secret_free(char **secret);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * session.c -- the login's context and its global events (see session.h).
+ */
+#include "session.h"
+#include "log.h"
+#include "secure_alloc.h"
+
+#include <event2/util.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const int session_signals[3] = {SIGTERM, SIGINT, SIGHUP};
+
+static void session_timeout_callback(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	machine_timeout(arg);
+}
+
+static void session_client_closed_callback(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	machine_client_closed(arg);
+}
+
+static void session_signal_callback(evutil_socket_t signum, short what, void *arg)
+{
+	(void)what;
+	machine_signal(arg, (int)signum);
+}
+
+static void session_exit_callback(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *session = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(session->base);
+}
+
+static void session_frame_callback(const struct frame *frame, void *arg)
+{
+	machine_frame(arg, frame);
+}
+
+static void session_problem_callback(enum channel_problem problem, const char *why, void *arg)
+{
+	struct session *session = arg;
+
+	if (problem == CHANNEL_MALFORMED) {
+		machine_channel_malformed(session, why);
+		return;
+	}
+	/* Nobody is left to tell: stop at once. */
+	if (!session->finished)
+		log_notice("%s in state %s; login abandoned", why, state_name(session->state));
+	session->exit_code = 1;
+	event_base_loopbreak(session->base);
+}
+
+static void session_drained_callback(void *arg)
+{
+	struct session *session = arg;
+
+	if (session->finished) {
+		session->exit_code = 0;
+		event_base_loopbreak(session->base);
+	}
+}
+
+int session_init(struct session *session, struct event_base *base, int in_fd, int out_fd)
+{
+	static const struct channel_callbacks callbacks = {
+		.frame = session_frame_callback,
+		.problem = session_problem_callback,
+		.drained = session_drained_callback,
+	};
+
+	memset(session, 0, sizeof(*session));
+	session->base = base;
+	session->watch_fd = -1;
+	session->exit_code = 1;
+	config_init(&session->config);
+	event_base_gettimeofday_cached(base, &session->started);
+	session->channel = channel_new(base, in_fd, out_fd, &callbacks, session);
+	session->timeout_event = evtimer_new(base, session_timeout_callback, session);
+	session->exit_event = evtimer_new(base, session_exit_callback, session);
+	if (session->channel == NULL || session->timeout_event == NULL ||
+	    session->exit_event == NULL)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		session->signal_events[i] =
+			evsignal_new(base, session_signals[i], session_signal_callback, session);
+		if (session->signal_events[i] == NULL ||
+		    evsignal_add(session->signal_events[i], NULL) != 0)
+			return -1;
+	}
+	{
+		struct timeval setup = {.tv_sec = SESSION_SETUP_TIMEOUT_MS / 1000,
+					.tv_usec = SESSION_SETUP_TIMEOUT_MS % 1000 * 1000};
+		evtimer_add(session->timeout_event, &setup);
+	}
+	return 0;
+}
+
+void session_arm_timeout(struct session *session, unsigned seconds)
+{
+	struct timeval now, elapsed, left = {0, 0};
+	struct timeval total = {.tv_sec = seconds};
+
+	event_base_gettimeofday_cached(session->base, &now);
+	evutil_timersub(&now, &session->started, &elapsed);
+	if (evutil_timercmp(&elapsed, &total, <))
+		evutil_timersub(&total, &elapsed, &left);
+	evtimer_add(session->timeout_event, &left);
+}
+
+int session_watch_client(struct session *session, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return -1;
+	/* One-shot: EV_CLOSED is level-triggered, EV_PERSIST would spin. */
+	session->client_event =
+		event_new(session->base, fd, EV_CLOSED, session_client_closed_callback, session);
+	if (session->client_event == NULL || event_add(session->client_event, NULL) != 0)
+		return -1;
+	session->watch_fd = fd;
+	return 0;
+}
+
+/* Every pending timer and watch is cancelled; later issues add requests here. */
+static void session_cancel_events(struct session *session)
+{
+	evtimer_del(session->timeout_event);
+	if (session->client_event != NULL)
+		event_del(session->client_event);
+}
+
+void session_finish(struct session *session, enum auth_result result)
+{
+	struct timeval flush = {.tv_sec = SESSION_FLUSH_TIMEOUT_MS / 1000,
+				.tv_usec = SESSION_FLUSH_TIMEOUT_MS % 1000 * 1000};
+
+	session_cancel_events(session);
+	secret_free(&session->password);
+	secret_free(&session->authtok);
+	channel_stop_reading(session->channel);
+	session->finished = true;
+	if (channel_send_text(session->channel, FRAME_RESULT, auth_result_name(result)) != 0) {
+		event_base_loopbreak(session->base);
+		return;
+	}
+	evtimer_add(session->exit_event, &flush);
+}
+
+void session_free(struct session *session)
+{
+	channel_free(session->channel);
+	if (session->timeout_event)
+		event_free(session->timeout_event);
+	if (session->exit_event)
+		event_free(session->exit_event);
+	if (session->client_event)
+		event_free(session->client_event);
+	for (size_t i = 0; i < 3; i++)
+		if (session->signal_events[i])
+			event_free(session->signal_events[i]);
+	if (session->tls)
+		SSL_CTX_free(session->tls);
+	config_free(&session->config);
+	free(session->service);
+	free(session->user);
+	free(session->rhost);
+	secret_free(&session->authtok);
+	secret_free(&session->password);
+}

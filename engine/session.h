@@ -1,0 +1,61 @@
+/*
+ * session.h -- one login in the helper: the configuration and credentials the
+ * shim handed over, the channel back to it, and the events that can end the
+ * login from outside any state: the whole-exchange timeout, the client's
+ * socket closing, and SIGTERM.  All of them live on one event_base.
+ */
+#ifndef PAM_AUTHELIA_SESSION_H
+#define PAM_AUTHELIA_SESSION_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+
+#include "../states/machine.h"
+#include "channel.h"
+#include "config.h"
+
+/* How long the shim gets to hand over the set-up frames. */
+#define SESSION_SETUP_TIMEOUT_MS 5000
+/* How long the final frame gets to reach the shim before the helper exits. */
+#define SESSION_FLUSH_TIMEOUT_MS 1000
+
+struct session {
+	struct event_base *base;
+	struct channel *channel;
+	struct config config;
+	SSL_CTX *tls;
+
+	/* From the shim. */
+	char *service, *user, *rhost;
+	char *authtok;	/* PAM_AUTHTOK, secret */
+	char *password; /* typed at the password prompt, secret */
+	int watch_fd;	/* the client socket, or -1 */
+	bool hello_seen;
+
+	struct timeval started;
+	struct event *timeout_event;
+	struct event *client_event;
+	struct event *signal_events[3];
+	struct event *exit_event;
+
+	/* Owned by states/machine.c. */
+	enum state_id state, next_state;
+	bool transition_pending, failing;
+	enum auth_result result;
+
+	bool finished; /* the result is queued; the loop ends once it is out */
+	int exit_code; /* 0 once the result reached the shim */
+};
+
+int session_init(struct session *session, struct event_base *base, int in_fd, int out_fd);
+void session_free(struct session *session);
+
+/* (Re)arms the whole-exchange timer, counting from the helper's start. */
+void session_arm_timeout(struct session *session, unsigned seconds);
+/* Watches fd for hang-up (EV_CLOSED, one-shot). */
+int session_watch_client(struct session *session, int fd);
+/* Sends the result frame, cancels every event and ends the loop once sent. */
+void session_finish(struct session *session, enum auth_result result);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * pam_authelia.c -- the PAM entry points.  pam_sm_authenticate checks the
+ * options, gathers what the helper needs from the PAM handle, starts the
+ * helper and relays the login; nothing here talks to Authelia.
+ */
+#include "shim.h"
+
+#include <security/pam_ext.h>
+#include <signal.h>
+#include <string.h>
+#include <syslog.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct shim_options opts;
+	struct relay_setup setup = {.argc = argc, .argv = argv};
+	struct helper helper;
+	struct sigaction dfl, saved_chld;
+	char err[OPTION_ERROR_SIZE];
+	const void *item;
+	int client_fd, rc;
+
+	(void)flags;
+	if (shim_options_parse(argc, argv, &opts, err) != 0) {
+		pam_syslog(pamh, LOG_ERR, "%s", err);
+		return PAM_SERVICE_ERR;
+	}
+	rc = pam_get_user(pamh, &setup.user, NULL);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	if (setup.user == NULL || setup.user[0] == '\0')
+		return PAM_USER_UNKNOWN;
+	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS)
+		setup.service = item;
+	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS)
+		setup.rhost = item;
+	if (opts.forward_authtok && pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS)
+		setup.authtok = item;
+	setup.argv0 = opts.binary;
+	setup.debug = opts.debug;
+
+	if (helper_check_binary(opts.binary, err, sizeof(err)) != 0) {
+		pam_syslog(pamh, LOG_ERR, "%s", err);
+		return PAM_SERVICE_ERR;
+	}
+	client_fd = client_socket_find(setup.rhost);
+	setup.watch_client = client_fd >= 0;
+	if (opts.debug)
+		pam_syslog(pamh, LOG_DEBUG, "client socket %s", client_fd >= 0 ? "found" : "none");
+
+	/* Like pam_unix with unix_chkpwd: keep the application's SIGCHLD handler
+	 * (or SIG_IGN) from reaping our helper while we wait for it. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &dfl, &saved_chld);
+	if (helper_start(&helper, opts.binary, client_fd, err, sizeof(err)) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot start helper: %s", err);
+		rc = PAM_SERVICE_ERR;
+	} else {
+		rc = relay_login(pamh, &helper, &setup,
+				 monotonic_ms() + (long long)opts.timeout * 1000 +
+					 SHIM_BACKSTOP_GRACE_MS);
+		helper_close(&helper);
+	}
+	sigaction(SIGCHLD, &saved_chld, NULL);
+	return rc;
+}
+
+EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}

@@ -1,0 +1,68 @@
+/*
+ * shim.h -- internal interfaces of pam_authelia.so.  The shim is the small,
+ * trusted part that lives inside sshd (or sudo, su, login): it reads the module
+ * options, starts the helper, relays its prompts through pam_conv and turns its
+ * result into a PAM code.  It uses libc and libpam only.
+ */
+#ifndef PAM_AUTHELIA_SHIM_H
+#define PAM_AUTHELIA_SHIM_H
+
+#include <security/pam_modules.h>
+#include <sys/types.h>
+
+#include "../protocol/frame.h"
+#include "../protocol/options.h"
+
+/* How long the helper gets past timeout before the shim kills it. */
+#define SHIM_BACKSTOP_GRACE_MS 1000
+/* How long a helper gets to exit after SIGTERM before SIGKILL. */
+#define SHIM_KILL_GRACE_MS 500
+/* Bounds on what a helper may push into the application's conversation. */
+#define SHIM_MAX_MESSAGES	 64
+#define SHIM_MAX_MESSAGE_BYTES (256 * 1024)
+/* The helper's view: fds 0 and 1 are the channel, 2 is /dev/null, 3 the client. */
+#define SHIM_CLIENT_FD 3
+
+struct shim_options {
+	const char *binary; /* points into the module's argv */
+	unsigned timeout;   /* seconds */
+	int forward_authtok; /* auth-level=2FA: the helper needs PAM_AUTHTOK */
+	int debug;
+};
+
+/* shim_options.c */
+int shim_options_parse(int argc, const char **argv, struct shim_options *opts,
+		       char err[OPTION_ERROR_SIZE]);
+
+/* client_socket.c */
+int client_socket_find(const char *rhost);
+
+/* helper_process.c */
+struct helper {
+	pid_t pid;
+	int pidfd; /* -1 where the kernel has no pidfd_open */
+	int sock;  /* the shim's end of the channel, non-blocking */
+};
+int helper_check_binary(const char *path, char *err, size_t errlen);
+int helper_start(struct helper *helper, const char *binary, int client_fd, char *err,
+		 size_t errlen);
+/* Waits until the helper has exited or deadline_ms passes; 0 once reaped. */
+int helper_wait(struct helper *helper, long long deadline_ms, int *status);
+/* SIGTERM, a short wait, then SIGKILL; always reaps.  Returns the wait status. */
+int helper_kill(struct helper *helper);
+void helper_close(struct helper *helper);
+
+/* relay.c */
+struct relay_setup {
+	const char *service, *user, *rhost, *authtok;
+	int argc;
+	const char **argv;
+	int watch_client;
+	const char *argv0; /* the helper path, for log lines */
+	int debug;
+};
+long long monotonic_ms(void);
+int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_setup *setup,
+		long long deadline_ms);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * machine.c -- state dispatch and the one place where states change.
+ */
+#include "machine.h"
+#include "../engine/session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct state_entry *const state_table[STATE_COUNT] = {
+	[STATE_RECEIVE_CONFIG] = &state_receive_config_entry,
+	[STATE_CHOOSE_FIRST_STEP] = &state_choose_first_step_entry,
+	[STATE_PASSWORD_PROMPT] = &state_password_prompt_entry,
+	[STATE_SUCCESS] = &state_success_entry,
+	[STATE_FAILURE] = &state_failure_entry,
+};
+
+/* Names for every state, those this build has no entry for included. */
+static const char *const state_names[STATE_COUNT] = {
+	[STATE_RECEIVE_CONFIG] = "receive_config",
+	[STATE_CHOOSE_FIRST_STEP] = "choose_first_step",
+	[STATE_PASSWORD_PROMPT] = "password_prompt",
+	[STATE_FIRST_FACTOR] = "first_factor",
+	[STATE_DEVICE_AUTHORIZATION] = "device_authorization",
+	[STATE_SUCCESS] = "success",
+	[STATE_FAILURE] = "failure",
+};
+
+const char *state_name(enum state_id state)
+{
+	return (unsigned)state < STATE_COUNT ? state_names[state] : "?";
+}
+
+static int is_terminal(enum state_id state)
+{
+	return state == STATE_SUCCESS || state == STATE_FAILURE;
+}
+
+void machine_goto(struct session *session, enum state_id next)
+{
+	if (session->failing && next != STATE_FAILURE)
+		return;
+	session->next_state = next;
+	session->transition_pending = true;
+}
+
+void machine_fail(struct session *session, enum auth_result result, const char *fmt, ...)
+{
+	va_list ap;
+	char reason[768];
+
+	if (session->failing || is_terminal(session->state))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (result == RESULT_ABORT)
+		log_notice("%s", reason);
+	else
+		log_error("%s", reason);
+	session->failing = true;
+	session->result = result;
+	machine_goto(session, STATE_FAILURE);
+}
+
+/* Applies requested transitions until none is pending. */
+static void machine_run(struct session *session)
+{
+	while (session->transition_pending) {
+		enum state_id from = session->state, to = session->next_state;
+		const struct state_entry *entry;
+
+		session->transition_pending = false;
+		if (is_terminal(from))
+			break;
+		entry = (unsigned)to < STATE_COUNT ? state_table[to] : NULL;
+		if (entry == NULL) {
+			log_debug("state %s -> %s", state_name(from), state_name(to));
+			machine_fail(session, RESULT_SERVICE_ERR,
+				     "state \"%s\" is not available in this build", state_name(to));
+			continue;
+		}
+		log_debug("state %s -> %s", state_name(from), entry->name);
+		session->state = to;
+		if (entry->enter != NULL)
+			entry->enter(session);
+	}
+}
+
+void machine_start(struct session *session)
+{
+	session->state = STATE_RECEIVE_CONFIG;
+	log_debug("state start -> %s", state_name(session->state));
+	if (state_table[session->state]->enter != NULL)
+		state_table[session->state]->enter(session);
+	machine_run(session);
+}
+
+void machine_frame(struct session *session, const struct frame *frame)
+{
+	const struct state_entry *entry = state_table[session->state];
+
+	if (is_terminal(session->state))
+		return;
+	if (entry->frame == NULL || entry->frame(session, frame) != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "unexpected %s frame from the module in state %s",
+			     frame_type_name(frame->type), entry->name);
+	machine_run(session);
+}
+
+void machine_timeout(struct session *session)
+{
+	const struct state_entry *entry = state_table[session->state];
+
+	switch (entry->waits_for) {
+	case WAIT_USER:
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "timed out after %u s waiting for the user (state %s)",
+			     session->config.timeout, entry->name);
+		break;
+	case WAIT_SERVER:
+		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
+			     "timed out after %u s waiting for Authelia (state %s)",
+			     session->config.timeout, entry->name);
+		break;
+	case WAIT_SHIM:
+	case WAIT_NOTHING:
+		machine_fail(session, RESULT_SERVICE_ERR,
+			     "timed out waiting for the module's set-up (state %s)", entry->name);
+		break;
+	}
+	machine_run(session);
+}
+
+void machine_client_closed(struct session *session)
+{
+	machine_fail(session, RESULT_ABORT, "client disconnected in state %s; login abandoned",
+		     state_name(session->state));
+	machine_run(session);
+}
+
+void machine_signal(struct session *session, int signum)
+{
+	machine_fail(session, RESULT_ABORT, "stopped by signal %s in state %s; login abandoned",
+		     strsignal(signum), state_name(session->state));
+	machine_run(session);
+}
+
+void machine_channel_malformed(struct session *session, const char *why)
+{
+	machine_fail(session, RESULT_SERVICE_ERR, "malformed frame from the module: %s", why);
+	machine_run(session);
+}

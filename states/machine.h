@@ -1,0 +1,69 @@
+/*
+ * machine.h -- the authentication state machine.  Each state is one file in
+ * states/ exporting a `const struct state_entry` that says what the state is
+ * called, what it waits for, what it does on entry and how it handles frames
+ * from the shim.  Handlers never switch state themselves: they ask for a
+ * transition with machine_goto() or machine_fail(), and machine_run() in
+ * machine.c is the one place where states change, each change logged by name.
+ */
+#ifndef PAM_AUTHELIA_MACHINE_H
+#define PAM_AUTHELIA_MACHINE_H
+
+#include "../engine/log.h"
+#include "../protocol/frame.h"
+
+struct session;
+
+enum state_id {
+	STATE_RECEIVE_CONFIG,	/* set-up frames from the shim */
+	STATE_CHOOSE_FIRST_STEP, /* from auth-level and method-priority */
+	STATE_PASSWORD_PROMPT,	/* ask the user for the Authelia password */
+	STATE_FIRST_FACTOR,	/* POST /api/firstfactor */
+	STATE_DEVICE_AUTHORIZATION, /* OAuth2 device flow, when it leads method-priority */
+	STATE_SUCCESS,
+	STATE_FAILURE,
+	STATE_COUNT
+};
+
+/* What a state waits for decides what the whole-exchange timeout means there:
+ * a user who never answers is refused (PAM_AUTH_ERR) -- never "Authelia
+ * unavailable", which `[authinfo_unavail=ignore]` stacks would skip. */
+enum state_wait {
+	WAIT_NOTHING, /* passes straight through */
+	WAIT_SHIM,    /* set-up frames */
+	WAIT_USER,    /* an answer, a push approval, a device approval */
+	WAIT_SERVER,  /* a response from Authelia */
+};
+
+struct state_entry {
+	const char *name;
+	enum state_wait waits_for;
+	void (*enter)(struct session *session);
+	/* Returns 0 when the frame was expected here; NULL: none is. */
+	int (*frame)(struct session *session, const struct frame *frame);
+};
+
+extern const struct state_entry state_receive_config_entry;
+extern const struct state_entry state_choose_first_step_entry;
+extern const struct state_entry state_password_prompt_entry;
+extern const struct state_entry state_success_entry;
+extern const struct state_entry state_failure_entry;
+
+const char *state_name(enum state_id state);
+
+/* Enters the first state. */
+void machine_start(struct session *session);
+/* Asks for a transition; it happens when the current handler returns. */
+void machine_goto(struct session *session, enum state_id next);
+/* Logs why (one line) and moves to the failure state; the first failure wins. */
+void machine_fail(struct session *session, enum auth_result result, const char *fmt, ...)
+	LOG_FORMAT(3, 4);
+
+/* Events from the loop. */
+void machine_frame(struct session *session, const struct frame *frame);
+void machine_timeout(struct session *session);
+void machine_client_closed(struct session *session);
+void machine_signal(struct session *session, int signum);
+void machine_channel_malformed(struct session *session, const char *why);
+
+#endif

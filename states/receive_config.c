@@ -1,0 +1,139 @@
+/*
+ * receive_config.c -- the first state: the shim hands over the protocol
+ * version, the module options, the PAM items and the client socket, then
+ * FRAME_START.  The options are validated here with the guide's wording, the
+ * TLS context is built (so a bad `ca-cert` fails before any prompt), and the
+ * whole-exchange timeout and the client watch are armed.
+ */
+#include "machine.h"
+#include "../engine/secure_alloc.h"
+#include "../engine/session.h"
+#include "../engine/tls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int receive_config_frame(struct session *session, const struct frame *frame);
+
+const struct state_entry state_receive_config_entry = {
+	.name = "receive_config",
+	.waits_for = WAIT_SHIM,
+	.frame = receive_config_frame,
+};
+
+/* Stores a PAM item; each may come once. */
+static int receive_item(struct session *session, char **slot, const struct frame *frame,
+			bool secret)
+{
+	if (*slot != NULL) {
+		machine_fail(session, RESULT_SERVICE_ERR, "the module sent %s twice",
+			     frame_type_name(frame->type));
+		return 0;
+	}
+	*slot = secret ? secret_dup(frame->payload, frame->len)
+		       : strndup(frame->payload, frame->len);
+	return 0;
+}
+
+static int receive_watch_fd(struct session *session, const struct frame *frame)
+{
+	char text[16];
+	char *end;
+	long fd;
+
+	if (frame->len == 0 || frame->len >= sizeof(text)) {
+		machine_fail(session, RESULT_SERVICE_ERR, "invalid client socket from the module");
+		return 0;
+	}
+	memcpy(text, frame->payload, frame->len);
+	text[frame->len] = '\0';
+	fd = strtol(text, &end, 10);
+	if (*end != '\0' || fd < 3 || fd > 1024) {
+		machine_fail(session, RESULT_SERVICE_ERR, "invalid client socket from the module");
+		return 0;
+	}
+	session->watch_fd = (int)fd;
+	return 0;
+}
+
+static void receive_start(struct session *session)
+{
+	char err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
+
+	if (session->user == NULL || session->user[0] == '\0') {
+		machine_fail(session, RESULT_SERVICE_ERR, "the module sent no user name");
+		return;
+	}
+	if (config_finish(&session->config, err) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		return;
+	}
+	log_set_debug(session->config.debug);
+	session->tls = tls_context_new(session->config.ca_cert, err);
+	if (session->tls == NULL) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		return;
+	}
+	session_arm_timeout(session, session->config.timeout);
+	if (session->watch_fd >= 0) {
+		int fd = session->watch_fd;
+		session->watch_fd = -1;
+		if (session_watch_client(session, fd) != 0) {
+			machine_fail(session, RESULT_SERVICE_ERR,
+				     "cannot watch the client socket (fd %d)", fd);
+			return;
+		}
+	}
+	log_debug("login for user \"%s\" service=%s rhost=%s auth-level=%s timeout=%u "
+		  "client-watch=%s",
+		  session->user, session->service ? session->service : "-",
+		  session->rhost ? session->rhost : "-",
+		  auth_level_name(session->config.auth_level), session->config.timeout,
+		  session->watch_fd >= 0 ? "on" : "off");
+	machine_goto(session, STATE_CHOOSE_FIRST_STEP);
+}
+
+static int receive_config_frame(struct session *session, const struct frame *frame)
+{
+	char err[OPTION_ERROR_SIZE];
+	char *argument;
+
+	if (!session->hello_seen) {
+		if (frame->type != FRAME_HELLO)
+			return -1;
+		if (frame->len != strlen(PROTOCOL_VERSION) ||
+		    memcmp(frame->payload, PROTOCOL_VERSION, frame->len) != 0) {
+			machine_fail(session, RESULT_SERVICE_ERR,
+				     "the module speaks another protocol version than this helper "
+				     "(%s); install matching versions",
+				     PROTOCOL_VERSION);
+			return 0;
+		}
+		session->hello_seen = true;
+		return 0;
+	}
+	switch (frame->type) {
+	case FRAME_OPTION:
+		/* secret_dup: the argument may be oauth2-client-secret=... */
+		argument = secret_dup(frame->payload, frame->len);
+		if (argument != NULL && config_apply(&session->config, argument, err) != 0)
+			machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		secret_free(&argument);
+		return 0;
+	case FRAME_SERVICE:
+		return receive_item(session, &session->service, frame, false);
+	case FRAME_USER:
+		return receive_item(session, &session->user, frame, false);
+	case FRAME_RHOST:
+		return receive_item(session, &session->rhost, frame, false);
+	case FRAME_AUTHTOK:
+		return receive_item(session, &session->authtok, frame, true);
+	case FRAME_WATCH_FD:
+		return receive_watch_fd(session, frame);
+	case FRAME_START:
+		receive_start(session);
+		return 0;
+	default:
+		return -1;
+	}
+}
