@@ -92,7 +92,11 @@ sanitizer-tests: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san CFLAGS="$(SAN_FLAGS)" \
 		HARDENING="" LDFLAGS="-fsanitize=address,undefined" unit-tests
 
-integration-tests: all $(BUILD)/tests/pam_test_app
+$(BUILD)/tests/pam_set_authtok.so: tests/pam_set_authtok.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes $(CFLAGS) -fPIC -shared -o $@ $< $(SHIM_LIBS)
+
+integration-tests: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
 	@tests/run_integration.sh
 
 check-exports: all

@@ -243,8 +243,13 @@ static int read_frames(struct relay *relay)
 			return -2;
 		n = recv(relay->helper->sock, relay->buf + relay->have,
 			 FRAME_MAX_SIZE - relay->have, 0);
+		if (n == 0 && relay->have > 0) {
+			pam_syslog(relay->pamh, LOG_ERR,
+				   "helper closed the channel in the middle of a frame");
+			return -1;
+		}
 		if (n == 0)
-			return relay->have ? -1 : 0;
+			return 0;
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)

@@ -1,0 +1,218 @@
+"""Shared fixtures for the integration tests.
+
+Tests run inside the private mount namespace that tests/run_integration.sh
+sets up, where /dev/log is ours: the `syslog` fixture binds it and reads the
+lines the helper (ident pam_authelia) and the shim (through pam_syslog) write.
+"""
+import os
+import re
+import select
+import socket
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build"
+SHIM = BUILD / "pam_authelia.so"
+HELPER = BUILD / "pam_authelia"
+APP = BUILD / "tests" / "pam_test_app"
+SET_AUTHTOK = BUILD / "tests" / "pam_set_authtok.so"
+STAND_IN = Path(__file__).resolve().parent / "stand_in_helper.py"
+SERVICE = "pamtest"
+
+SYSLOG_LINE = re.compile(r"^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d ([^:\[]+)(?:\[(\d+)\])?: (.*)$", re.S)
+
+
+class Syslog:
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if os.path.exists("/dev/log"):
+            os.unlink("/dev/log")
+        self.sock.bind("/dev/log")
+        os.chmod("/dev/log", 0o666)
+        self.lines = []
+
+    def _pump(self, timeout=0.0):
+        while select.select([self.sock], [], [], timeout)[0]:
+            data = self.sock.recv(65536).decode(errors="replace").rstrip("\n")
+            m = SYSLOG_LINE.match(data)
+            if m:
+                self.lines.append({"priority": int(m.group(1)), "ident": m.group(2),
+                                   "pid": m.group(3), "text": m.group(4)})
+            timeout = 0.0
+
+    def clear(self):
+        self._pump()
+        self.lines = []
+
+    def texts(self, ident="pam_authelia"):
+        self._pump(0.05)
+        return [l["text"] for l in self.lines if l["ident"] == ident]
+
+    def shim_texts(self):
+        """Lines the shim wrote with pam_syslog from inside the application."""
+        self._pump(0.05)
+        prefix = re.compile(r"^pam_authelia\([^)]*\): ")
+        return [prefix.sub("", l["text"]) for l in self.lines if l["ident"] != "pam_authelia"]
+
+    def wait_for(self, needle, ident="pam_authelia", timeout=3.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._pump(0.05)
+            if any(needle in l["text"] for l in self.lines if l["ident"] == ident):
+                return True
+        return False
+
+
+@pytest.fixture(scope="session")
+def _syslog_socket():
+    if os.environ.get("PAM_AUTHELIA_PRIVATE_DEV") != "1":
+        pytest.exit("run the integration tests through tests/run_integration.sh", 2)
+    return Syslog()
+
+
+@pytest.fixture
+def syslog(_syslog_socket):
+    _syslog_socket.clear()
+    return _syslog_socket
+
+
+class Login:
+    """One pam_authenticate() through the real shim in pam_test_app."""
+
+    def __init__(self, tmp_path, module_args, user="john", rhost=None, connect=None,
+                 authtok=None, extra_fd=False):
+        confdir = tmp_path / "pam.d"
+        confdir.mkdir(exist_ok=True)
+        # PAM_AUTHTOK can only be set by a module: pam_set_authtok.so prompts
+        # for it the way pam_unix does (pam_get_authtok), as in a 2FA stack.
+        stack = f"auth required {SET_AUTHTOK}\n" if authtok is not None else ""
+        (confdir / SERVICE).write_text(stack + f"auth required {SHIM} {module_args}\n")
+        (confdir / "other").write_text("auth required pam_deny.so\n")
+        cmd = [str(APP)]
+        if rhost:
+            cmd += ["--rhost", rhost]
+        if connect:
+            cmd += ["--connect", str(connect)]
+        if extra_fd:
+            cmd += ["--open-extra-fd"]
+        cmd += [str(confdir), SERVICE, user]
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._buf = b""
+        kind, pid = self._line(5).split(" ", 1)
+        assert kind == "PID"
+        self.pid = int(pid)
+        if authtok is not None:
+            assert self.conv() == ("echo_off", "Password: ")
+            self.answer(authtok)
+
+    def _line(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                raise TimeoutError("no output from pam_test_app")
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise EOFError("pam_test_app exited")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
+
+    def conv(self, timeout=5.0):
+        """The next conversation message as (style, text)."""
+        line = self._line(timeout)
+        assert line.startswith("CONV "), line
+        _, style, text = line.split(" ", 2)
+        return style, text.encode().decode("unicode_escape").encode("latin-1").decode()
+
+    def answer(self, text):
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def close_stdin(self):
+        self.proc.stdin.close()
+
+    def result(self, timeout=15.0):
+        line = self._line(timeout)
+        assert line.startswith("RESULT "), line
+        _, name, ms = line.split(" ")
+        self.proc.wait(5)
+        return name, int(ms)
+
+    def helper_pids(self):
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+
+    def wait_helper(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.helper_pids()
+            if pids:
+                return pids[0]
+            time.sleep(0.005)
+        raise TimeoutError("helper did not start")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def login(tmp_path):
+    started = []
+
+    def start(module_args, **kw):
+        l = Login(tmp_path, module_args, **kw)
+        started.append(l)
+        return l
+
+    yield start
+    for l in started:
+        l.kill()
+
+
+@pytest.fixture
+def stand_in(tmp_path):
+    """Returns (binary path, record path) for a scenario of stand_in_helper.py."""
+    def make(scenario):
+        record = tmp_path / f"record-{scenario.replace(':', '-')}.json"
+        wrapper = tmp_path / f"helper-{scenario.replace(':', '-')}"
+        # The wrapper records exactly what the shim's execve gave it.
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"cat /proc/$$/cmdline > {record}.cmdline\n"
+            f"cat /proc/$$/environ > {record}.environ\n"
+            f"grep -E '^Sig(Ign|Blk)' /proc/$$/status > {record}.signals\n"
+            f"exec /usr/bin/python3 {STAND_IN} '{scenario}' {record}\n")
+        wrapper.chmod(0o755)
+        return wrapper, record
+    tmp_path.chmod(0o755)
+    return make
+
+
+def process_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pid, timeout):
+    """Seconds until pid is gone, or None if it outlived timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if not process_alive(pid):
+            return time.monotonic() - start
+        time.sleep(0.001)
+    return None
