@@ -75,8 +75,8 @@ $(BUILD)/pam_authelia: $(BUILD)/obj/helper/engine/main.o $(BUILD)/obj/libhelper.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/obj/libhelper.a $(SHIM_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $(HELPER_CFLAGS) -o $@ $< \
-		$(BUILD)/obj/libhelper.a $(filter-out $(BUILD)/obj/shim/protocol/%,$(SHIM_OBJ)) \
-		$(HELPER_LIBS) $(SHIM_LIBS) $(CMOCKA_LIBS)
+		$(filter-out $(BUILD)/obj/shim/protocol/% $(BUILD)/obj/shim/shim/pam_authelia.o,$(SHIM_OBJ)) \
+		$(BUILD)/obj/libhelper.a $(HELPER_LIBS) $(SHIM_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/pam_test_app: tests/pam_test_app.c | deps
 	@mkdir -p $(dir $@)
@@ -88,6 +88,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 unit-tests: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 	@tests/run_unit.sh $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
+# (the sanitizer helper also serves the integration-asan suite of make check)
 sanitizer-tests: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san CFLAGS="$(SAN_FLAGS)" \
 		HARDENING="" LDFLAGS="-fsanitize=address,undefined" unit-tests
@@ -113,9 +114,10 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@tests/run_fuzz.sh $(FUZZ_SECONDS) $^
 
 fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
-	@tests/run_fuzz.sh 10 $^
+	@tests/run_fuzz.sh $${FUZZ_SMOKE_SECONDS:-10} $^
 
-check: all
+check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_app \
+	$(BUILD)/tests/pam_set_authtok.so
 	@tests/run_all.sh
 
 install: all

@@ -12,15 +12,18 @@ struct channel {
 	struct bufferevent *in, *out;
 	struct channel_callbacks cb;
 	void *arg;
-	int failed;
-	int stopped; /* no more frames wanted */
+	int reported;	  /* a problem was reported: nothing more is read */
+	int stopped;	  /* no more frames wanted */
+	int write_failed; /* the output side is gone */
 };
 
 static void channel_report(struct channel *channel, enum channel_problem problem, const char *why)
 {
-	if (channel->failed)
+	if (problem == CHANNEL_IO_ERROR)
+		channel->write_failed = 1; /* a dead channel takes no result either */
+	if (channel->reported)
 		return;
-	channel->failed = 1;
+	channel->reported = 1;
 	bufferevent_disable(channel->in, EV_READ);
 	channel->cb.problem(problem, why, channel->arg);
 }
@@ -30,7 +33,7 @@ static void channel_read_callback(struct bufferevent *bev, void *arg)
 	struct channel *channel = arg;
 	struct evbuffer *input = bufferevent_get_input(bev);
 
-	while (!channel->failed && !channel->stopped) {
+	while (!channel->reported && !channel->stopped) {
 		size_t have = evbuffer_get_length(input), need = FRAME_HEADER_SIZE;
 		unsigned char *data;
 		struct frame frame;
@@ -65,7 +68,8 @@ static void channel_read_event_callback(struct bufferevent *bev, short what, voi
 	(void)bev;
 	if (what & BEV_EVENT_EOF) {
 		if (evbuffer_get_length(bufferevent_get_input(channel->in)) > 0)
-			channel_report(channel, CHANNEL_MALFORMED, "channel closed in the middle of a frame");
+			channel_report(channel, CHANNEL_MALFORMED,
+				       "channel closed in the middle of a frame");
 		else
 			channel_report(channel, CHANNEL_EOF, "channel closed");
 	} else if (what & BEV_EVENT_ERROR) {
@@ -135,7 +139,7 @@ int channel_send(struct channel *channel, enum frame_type type, const char *payl
 {
 	unsigned char hdr[FRAME_HEADER_SIZE];
 
-	if (channel->failed || frame_encode_header(hdr, type, len) != 0)
+	if (channel->write_failed || frame_encode_header(hdr, type, len) != 0)
 		return -1;
 	if (bufferevent_write(channel->out, hdr, sizeof(hdr)) != 0 ||
 	    (len > 0 && bufferevent_write(channel->out, payload, len) != 0))

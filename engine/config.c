@@ -12,16 +12,16 @@
 #include <strings.h>
 
 static const char *const auth_level_names[] = {
-	[AUTH_LEVEL_1FA] = "1FA",
-	[AUTH_LEVEL_2FA] = "2FA",
-	[AUTH_LEVEL_1FA_2FA] = "1FA+2FA",
+    [AUTH_LEVEL_1FA] = "1FA",
+    [AUTH_LEVEL_2FA] = "2FA",
+    [AUTH_LEVEL_1FA_2FA] = "1FA+2FA",
 };
 
 static const char *const method_names[] = {
-	[METHOD_TOTP] = "totp",
-	[METHOD_MOBILE_PUSH] = "mobile_push",
-	[METHOD_DEVICE_AUTHORIZATION] = "device_authorization",
-	[METHOD_USER] = "user",
+    [METHOD_TOTP] = "totp",
+    [METHOD_MOBILE_PUSH] = "mobile_push",
+    [METHOD_DEVICE_AUTHORIZATION] = "device_authorization",
+    [METHOD_USER] = "user",
 };
 
 const char *auth_level_name(enum auth_level level)

@@ -32,6 +32,8 @@ void log_set_sink(log_sink sink)
 	log_test_sink = sink;
 }
 
+static void log_write(int priority, const char *fmt, va_list ap) LOG_FORMAT(2, 0);
+
 static void log_write(int priority, const char *fmt, va_list ap)
 {
 	char line[1024];
@@ -46,13 +48,13 @@ static void log_write(int priority, const char *fmt, va_list ap)
 		fprintf(stderr, "pam_authelia: %s\n", line);
 }
 
-#define LOG_FUNCTION(name, priority)                                                               \
-	void name(const char *fmt, ...)                                                            \
-	{                                                                                          \
-		va_list ap;                                                                        \
-		va_start(ap, fmt);                                                                 \
-		log_write(priority, fmt, ap);                                                      \
-		va_end(ap);                                                                        \
+#define LOG_FUNCTION(name, priority)          \
+	void name(const char *fmt, ...)       \
+	{                                     \
+		va_list ap;                   \
+		va_start(ap, fmt);            \
+		log_write(priority, fmt, ap); \
+		va_end(ap);                   \
 	}
 
 LOG_FUNCTION(log_error, LOG_ERR)

@@ -27,13 +27,14 @@
 
 static int usage(FILE *out)
 {
-	fprintf(out,
-		"usage: pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
-		"                    [--ca-cert FILE] [--timeout SECONDS] [--method-priority LIST]\n"
-		"                    [--oauth2-client-id ID] [--oauth2-scope LIST] [--debug]\n"
-		"       pam_authelia --version\n"
-		"Validates the options of a pam_authelia.so line the way a login does.\n"
-		"Without arguments it speaks the module's framed protocol on fds 0 and 1.\n");
+	fprintf(
+	    out,
+	    "usage: pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
+	    "                    [--ca-cert FILE] [--timeout SECONDS] [--method-priority LIST]\n"
+	    "                    [--oauth2-client-id ID] [--oauth2-scope LIST] [--debug]\n"
+	    "       pam_authelia --version\n"
+	    "Validates the options of a pam_authelia.so line the way a login does.\n"
+	    "Without arguments it speaks the module's framed protocol on fds 0 and 1.\n");
 	return 2;
 }
 
@@ -74,8 +75,9 @@ static int run_by_hand(int argc, char **argv)
 		eq = strchr(name, '=');
 		desc = option_find(name, eq ? (size_t)(eq - name) : strlen(name));
 		if (desc != NULL && desc->secret) {
-			fprintf(stderr, "pam_authelia: --%s is not accepted on the command line, where "
-					"other users can read it; the module passes it over its pipe\n",
+			fprintf(stderr,
+				"pam_authelia: --%s is not accepted on the command line, where "
+				"other users can read it; the module passes it over its pipe\n",
 				desc->name);
 			config_free(&config);
 			return 2;
@@ -94,7 +96,8 @@ static int run_by_hand(int argc, char **argv)
 		config_free(&config);
 		return usage(stderr);
 	}
-	if (config_finish(&config, err) != 0 || (tls = tls_context_new(config.ca_cert, err)) == NULL) {
+	if (config_finish(&config, err) != 0 ||
+	    (tls = tls_context_new(config.ca_cert, err)) == NULL) {
 		fprintf(stderr, "pam_authelia: %s\n", err);
 	} else {
 		printf("configuration OK\nurl=%s\nauth-level=%s\ncookie-name=%s\nca-cert=%s\n"

@@ -75,9 +75,9 @@ static void session_drained_callback(void *arg)
 int session_init(struct session *session, struct event_base *base, int in_fd, int out_fd)
 {
 	static const struct channel_callbacks callbacks = {
-		.frame = session_frame_callback,
-		.problem = session_problem_callback,
-		.drained = session_drained_callback,
+	    .frame = session_frame_callback,
+	    .problem = session_problem_callback,
+	    .drained = session_drained_callback,
 	};
 
 	memset(session, 0, sizeof(*session));
@@ -94,7 +94,7 @@ int session_init(struct session *session, struct event_base *base, int in_fd, in
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		session->signal_events[i] =
-			evsignal_new(base, session_signals[i], session_signal_callback, session);
+		    evsignal_new(base, session_signals[i], session_signal_callback, session);
 		if (session->signal_events[i] == NULL ||
 		    evsignal_add(session->signal_events[i], NULL) != 0)
 			return -1;
@@ -127,7 +127,7 @@ int session_watch_client(struct session *session, int fd)
 		return -1;
 	/* One-shot: EV_CLOSED is level-triggered, EV_PERSIST would spin. */
 	session->client_event =
-		event_new(session->base, fd, EV_CLOSED, session_client_closed_callback, session);
+	    event_new(session->base, fd, EV_CLOSED, session_client_closed_callback, session);
 	if (session->client_event == NULL || event_add(session->client_event, NULL) != 0)
 		return -1;
 	session->watch_fd = fd;

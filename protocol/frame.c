@@ -9,30 +9,30 @@ static const struct {
 	enum frame_type type;
 	const char *name;
 } frame_types[] = {
-	{FRAME_HELLO, "hello"},
-	{FRAME_OPTION, "option"},
-	{FRAME_SERVICE, "service"},
-	{FRAME_USER, "user"},
-	{FRAME_RHOST, "rhost"},
-	{FRAME_AUTHTOK, "authtok"},
-	{FRAME_WATCH_FD, "watch_fd"},
-	{FRAME_START, "start"},
-	{FRAME_REPLY, "reply"},
-	{FRAME_CONV_ERROR, "conv_error"},
-	{FRAME_PROMPT_ECHO_OFF, "prompt_echo_off"},
-	{FRAME_PROMPT_ECHO_ON, "prompt_echo_on"},
-	{FRAME_INFO, "info"},
-	{FRAME_ERROR, "error"},
-	{FRAME_RESULT, "result"},
+    {FRAME_HELLO, "hello"},
+    {FRAME_OPTION, "option"},
+    {FRAME_SERVICE, "service"},
+    {FRAME_USER, "user"},
+    {FRAME_RHOST, "rhost"},
+    {FRAME_AUTHTOK, "authtok"},
+    {FRAME_WATCH_FD, "watch_fd"},
+    {FRAME_START, "start"},
+    {FRAME_REPLY, "reply"},
+    {FRAME_CONV_ERROR, "conv_error"},
+    {FRAME_PROMPT_ECHO_OFF, "prompt_echo_off"},
+    {FRAME_PROMPT_ECHO_ON, "prompt_echo_on"},
+    {FRAME_INFO, "info"},
+    {FRAME_ERROR, "error"},
+    {FRAME_RESULT, "result"},
 };
 
 static const char *const result_names[] = {
-	[RESULT_SUCCESS] = "success",
-	[RESULT_AUTH_ERR] = "auth_err",
-	[RESULT_AUTHINFO_UNAVAIL] = "authinfo_unavail",
-	[RESULT_SERVICE_ERR] = "service_err",
-	[RESULT_CONV_ERR] = "conv_err",
-	[RESULT_ABORT] = "abort",
+    [RESULT_SUCCESS] = "success",
+    [RESULT_AUTH_ERR] = "auth_err",
+    [RESULT_AUTHINFO_UNAVAIL] = "authinfo_unavail",
+    [RESULT_SERVICE_ERR] = "service_err",
+    [RESULT_CONV_ERR] = "conv_err",
+    [RESULT_ABORT] = "abort",
 };
 
 int frame_type_is_known(int type)

@@ -24,14 +24,14 @@
 
 enum frame_type {
 	/* shim -> helper, in this order during set-up */
-	FRAME_HELLO = 'H',	/* PROTOCOL_VERSION; must be the first frame */
-	FRAME_OPTION = 'O',	/* one module argument verbatim: "url=https://a", "debug" */
-	FRAME_SERVICE = 'S',	/* PAM_SERVICE, for log lines */
-	FRAME_USER = 'U',	/* PAM_USER */
-	FRAME_RHOST = 'R',	/* PAM_RHOST, when the application set one */
-	FRAME_AUTHTOK = 'A',	/* PAM_AUTHTOK (secret); sent only for auth-level=2FA */
-	FRAME_WATCH_FD = 'W',	/* decimal fd number of the inherited client socket */
-	FRAME_START = 'G',	/* set-up complete: start the login */
+	FRAME_HELLO = 'H',    /* PROTOCOL_VERSION; must be the first frame */
+	FRAME_OPTION = 'O',   /* one module argument verbatim: "url=https://a", "debug" */
+	FRAME_SERVICE = 'S',  /* PAM_SERVICE, for log lines */
+	FRAME_USER = 'U',     /* PAM_USER */
+	FRAME_RHOST = 'R',    /* PAM_RHOST, when the application set one */
+	FRAME_AUTHTOK = 'A',  /* PAM_AUTHTOK (secret); sent only for auth-level=2FA */
+	FRAME_WATCH_FD = 'W', /* decimal fd number of the inherited client socket */
+	FRAME_START = 'G',    /* set-up complete: start the login */
 	/* shim -> helper, during the login */
 	FRAME_REPLY = 'P',	/* the user's answer to the pending prompt (may be secret) */
 	FRAME_CONV_ERROR = 'C', /* pam_conv failed; payload empty */

@@ -7,30 +7,31 @@
 #include <string.h>
 
 static const struct option_desc option_table[OPT_COUNT] = {
-	[OPT_URL] = {.id = OPT_URL, .name = "url", .takes_value = 1},
-	[OPT_AUTH_LEVEL] = {.id = OPT_AUTH_LEVEL, .name = "auth-level", .takes_value = 1},
-	[OPT_COOKIE_NAME] = {.id = OPT_COOKIE_NAME, .name = "cookie-name", .takes_value = 1},
-	[OPT_CA_CERT] = {.id = OPT_CA_CERT, .name = "ca-cert", .takes_value = 1},
-	[OPT_TIMEOUT] = {.id = OPT_TIMEOUT, .name = "timeout", .takes_value = 1},
-	[OPT_BINARY] = {.id = OPT_BINARY, .name = "binary", .takes_value = 1},
-	[OPT_METHOD_PRIORITY] = {.id = OPT_METHOD_PRIORITY,
-				 .name = "method-priority",
-				 .takes_value = 1},
-	[OPT_OAUTH2_CLIENT_ID] = {.id = OPT_OAUTH2_CLIENT_ID,
-				  .name = "oauth2-client-id",
-				  .takes_value = 1},
-	[OPT_OAUTH2_CLIENT_SECRET] = {.id = OPT_OAUTH2_CLIENT_SECRET,
-				      .name = "oauth2-client-secret",
-				      .takes_value = 1,
-				      .secret = 1},
-	[OPT_OAUTH2_SCOPE] = {.id = OPT_OAUTH2_SCOPE, .name = "oauth2-scope", .takes_value = 1},
-	[OPT_DEBUG] = {.id = OPT_DEBUG, .name = "debug", .takes_value = 0},
+    [OPT_URL] = {.id = OPT_URL, .name = "url", .takes_value = 1},
+    [OPT_AUTH_LEVEL] = {.id = OPT_AUTH_LEVEL, .name = "auth-level", .takes_value = 1},
+    [OPT_COOKIE_NAME] = {.id = OPT_COOKIE_NAME, .name = "cookie-name", .takes_value = 1},
+    [OPT_CA_CERT] = {.id = OPT_CA_CERT, .name = "ca-cert", .takes_value = 1},
+    [OPT_TIMEOUT] = {.id = OPT_TIMEOUT, .name = "timeout", .takes_value = 1},
+    [OPT_BINARY] = {.id = OPT_BINARY, .name = "binary", .takes_value = 1},
+    [OPT_METHOD_PRIORITY] = {.id = OPT_METHOD_PRIORITY,
+			     .name = "method-priority",
+			     .takes_value = 1},
+    [OPT_OAUTH2_CLIENT_ID] = {.id = OPT_OAUTH2_CLIENT_ID,
+			      .name = "oauth2-client-id",
+			      .takes_value = 1},
+    [OPT_OAUTH2_CLIENT_SECRET] = {.id = OPT_OAUTH2_CLIENT_SECRET,
+				  .name = "oauth2-client-secret",
+				  .takes_value = 1,
+				  .secret = 1},
+    [OPT_OAUTH2_SCOPE] = {.id = OPT_OAUTH2_SCOPE, .name = "oauth2-scope", .takes_value = 1},
+    [OPT_DEBUG] = {.id = OPT_DEBUG, .name = "debug", .takes_value = 0},
 };
 
 const struct option_desc *option_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < OPT_COUNT; i++)
-		if (strlen(option_table[i].name) == len && memcmp(option_table[i].name, name, len) == 0)
+		if (strlen(option_table[i].name) == len &&
+		    memcmp(option_table[i].name, name, len) == 0)
 			return &option_table[i];
 	return NULL;
 }

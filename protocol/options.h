@@ -8,12 +8,12 @@
 
 #include <stddef.h>
 
-#define OPTION_DEFAULT_BINARY	 "/usr/bin/pam_authelia"
-#define OPTION_DEFAULT_TIMEOUT	 60
-#define OPTION_MAX_TIMEOUT	 86400
-#define OPTION_ERROR_SIZE	 256
+#define OPTION_DEFAULT_BINARY  "/usr/bin/pam_authelia"
+#define OPTION_DEFAULT_TIMEOUT 60
+#define OPTION_MAX_TIMEOUT     86400
+#define OPTION_ERROR_SIZE      256
 /* Longest module argument accepted; protects the fixed-size buffers. */
-#define OPTION_MAX_ARGUMENT	 4096
+#define OPTION_MAX_ARGUMENT 4096
 
 enum option_id {
 	OPT_URL,

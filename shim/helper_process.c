@@ -44,8 +44,7 @@ int helper_check_binary(const char *path, char *err, size_t errlen)
 }
 
 /* Runs in the child between fork and execve: async-signal-safe calls only. */
-static void helper_exec(const char *binary, int channel, int devnull, int client_fd,
-			pid_t parent)
+static void helper_exec(const char *binary, int channel, int devnull, int client_fd, pid_t parent)
 {
 	char *const argv[] = {(char *)binary, NULL};
 	char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
@@ -80,8 +79,7 @@ static void helper_exec(const char *binary, int channel, int devnull, int client
 	_exit(127);
 }
 
-int helper_start(struct helper *helper, const char *binary, int client_fd, char *err,
-		 size_t errlen)
+int helper_start(struct helper *helper, const char *binary, int client_fd, char *err, size_t errlen)
 {
 	int sv[2], devnull, flags;
 	pid_t parent = getpid(), pid;

@@ -61,7 +61,7 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 	} else {
 		rc = relay_login(pamh, &helper, &setup,
 				 monotonic_ms() + (long long)opts.timeout * 1000 +
-					 SHIM_BACKSTOP_GRACE_MS);
+				     SHIM_BACKSTOP_GRACE_MS);
 		helper_close(&helper);
 	}
 	sigaction(SIGCHLD, &saved_chld, NULL);

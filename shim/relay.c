@@ -140,10 +140,10 @@ static int handle_frame(struct relay *relay, const struct frame *frame)
 		enum frame_type type;
 		int style;
 	} styles[] = {
-		{FRAME_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_OFF},
-		{FRAME_PROMPT_ECHO_ON, PAM_PROMPT_ECHO_ON},
-		{FRAME_INFO, PAM_TEXT_INFO},
-		{FRAME_ERROR, PAM_ERROR_MSG},
+	    {FRAME_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_OFF},
+	    {FRAME_PROMPT_ECHO_ON, PAM_PROMPT_ECHO_ON},
+	    {FRAME_INFO, PAM_TEXT_INFO},
+	    {FRAME_ERROR, PAM_ERROR_MSG},
 	};
 	char *text, *answer = NULL;
 	int style = -1, rc;
@@ -225,7 +225,7 @@ static int read_frames(struct relay *relay)
 			size_t used;
 			const char *why = NULL;
 			enum frame_parse_status st =
-				frame_parse(relay->buf, relay->have, &frame, &used, &why);
+			    frame_parse(relay->buf, relay->have, &frame, &used, &why);
 			if (st == FRAME_PARSE_MALFORMED) {
 				pam_syslog(relay->pamh, LOG_ERR, "malformed frame from helper: %s",
 					   why);

@@ -18,14 +18,14 @@
 /* How long a helper gets to exit after SIGTERM before SIGKILL. */
 #define SHIM_KILL_GRACE_MS 500
 /* Bounds on what a helper may push into the application's conversation. */
-#define SHIM_MAX_MESSAGES	 64
+#define SHIM_MAX_MESSAGES      64
 #define SHIM_MAX_MESSAGE_BYTES (256 * 1024)
 /* The helper's view: fds 0 and 1 are the channel, 2 is /dev/null, 3 the client. */
 #define SHIM_CLIENT_FD 3
 
 struct shim_options {
-	const char *binary; /* points into the module's argv */
-	unsigned timeout;   /* seconds */
+	const char *binary;  /* points into the module's argv */
+	unsigned timeout;    /* seconds */
 	int forward_authtok; /* auth-level=2FA: the helper needs PAM_AUTHTOK */
 	int debug;
 };

@@ -14,9 +14,9 @@
 static void choose_first_step_enter(struct session *session);
 
 const struct state_entry state_choose_first_step_entry = {
-	.name = "choose_first_step",
-	.waits_for = WAIT_NOTHING,
-	.enter = choose_first_step_enter,
+    .name = "choose_first_step",
+    .waits_for = WAIT_NOTHING,
+    .enter = choose_first_step_enter,
 };
 
 static void choose_first_step_enter(struct session *session)

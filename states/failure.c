@@ -8,9 +8,9 @@
 static void failure_enter(struct session *session);
 
 const struct state_entry state_failure_entry = {
-	.name = "failure",
-	.waits_for = WAIT_NOTHING,
-	.enter = failure_enter,
+    .name = "failure",
+    .waits_for = WAIT_NOTHING,
+    .enter = failure_enter,
 };
 
 static void failure_enter(struct session *session)

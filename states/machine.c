@@ -9,22 +9,22 @@
 #include <string.h>
 
 static const struct state_entry *const state_table[STATE_COUNT] = {
-	[STATE_RECEIVE_CONFIG] = &state_receive_config_entry,
-	[STATE_CHOOSE_FIRST_STEP] = &state_choose_first_step_entry,
-	[STATE_PASSWORD_PROMPT] = &state_password_prompt_entry,
-	[STATE_SUCCESS] = &state_success_entry,
-	[STATE_FAILURE] = &state_failure_entry,
+    [STATE_RECEIVE_CONFIG] = &state_receive_config_entry,
+    [STATE_CHOOSE_FIRST_STEP] = &state_choose_first_step_entry,
+    [STATE_PASSWORD_PROMPT] = &state_password_prompt_entry,
+    [STATE_SUCCESS] = &state_success_entry,
+    [STATE_FAILURE] = &state_failure_entry,
 };
 
 /* Names for every state, those this build has no entry for included. */
 static const char *const state_names[STATE_COUNT] = {
-	[STATE_RECEIVE_CONFIG] = "receive_config",
-	[STATE_CHOOSE_FIRST_STEP] = "choose_first_step",
-	[STATE_PASSWORD_PROMPT] = "password_prompt",
-	[STATE_FIRST_FACTOR] = "first_factor",
-	[STATE_DEVICE_AUTHORIZATION] = "device_authorization",
-	[STATE_SUCCESS] = "success",
-	[STATE_FAILURE] = "failure",
+    [STATE_RECEIVE_CONFIG] = "receive_config",
+    [STATE_CHOOSE_FIRST_STEP] = "choose_first_step",
+    [STATE_PASSWORD_PROMPT] = "password_prompt",
+    [STATE_FIRST_FACTOR] = "first_factor",
+    [STATE_DEVICE_AUTHORIZATION] = "device_authorization",
+    [STATE_SUCCESS] = "success",
+    [STATE_FAILURE] = "failure",
 };
 
 const char *state_name(enum state_id state)
@@ -64,8 +64,7 @@ void machine_fail(struct session *session, enum auth_result result, const char *
 	machine_goto(session, STATE_FAILURE);
 }
 
-/* Applies requested transitions until none is pending. */
-static void machine_run(struct session *session)
+void machine_run(struct session *session)
 {
 	while (session->transition_pending) {
 		enum state_id from = session->state, to = session->next_state;
@@ -104,7 +103,8 @@ void machine_frame(struct session *session, const struct frame *frame)
 	if (is_terminal(session->state))
 		return;
 	if (entry->frame == NULL || entry->frame(session, frame) != 0)
-		machine_fail(session, RESULT_SERVICE_ERR, "unexpected %s frame from the module in state %s",
+		machine_fail(session, RESULT_SERVICE_ERR,
+			     "unexpected %s frame from the module in state %s",
 			     frame_type_name(frame->type), entry->name);
 	machine_run(session);
 }

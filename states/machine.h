@@ -15,10 +15,10 @@
 struct session;
 
 enum state_id {
-	STATE_RECEIVE_CONFIG,	/* set-up frames from the shim */
-	STATE_CHOOSE_FIRST_STEP, /* from auth-level and method-priority */
-	STATE_PASSWORD_PROMPT,	/* ask the user for the Authelia password */
-	STATE_FIRST_FACTOR,	/* POST /api/firstfactor */
+	STATE_RECEIVE_CONFIG,	    /* set-up frames from the shim */
+	STATE_CHOOSE_FIRST_STEP,    /* from auth-level and method-priority */
+	STATE_PASSWORD_PROMPT,	    /* ask the user for the Authelia password */
+	STATE_FIRST_FACTOR,	    /* POST /api/firstfactor */
 	STATE_DEVICE_AUTHORIZATION, /* OAuth2 device flow, when it leads method-priority */
 	STATE_SUCCESS,
 	STATE_FAILURE,
@@ -57,7 +57,11 @@ void machine_start(struct session *session);
 void machine_goto(struct session *session, enum state_id next);
 /* Logs why (one line) and moves to the failure state; the first failure wins. */
 void machine_fail(struct session *session, enum auth_result result, const char *fmt, ...)
-	LOG_FORMAT(3, 4);
+    LOG_FORMAT(3, 4);
+
+/* Applies the transitions asked for, one after another, until none is pending;
+ * every dispatcher below ends with it.  The only place where states change. */
+void machine_run(struct session *session);
 
 /* Events from the loop. */
 void machine_frame(struct session *session, const struct frame *frame);

@@ -10,10 +10,10 @@ static void password_prompt_enter(struct session *session);
 static int password_prompt_frame(struct session *session, const struct frame *frame);
 
 const struct state_entry state_password_prompt_entry = {
-	.name = "password_prompt",
-	.waits_for = WAIT_USER,
-	.enter = password_prompt_enter,
-	.frame = password_prompt_frame,
+    .name = "password_prompt",
+    .waits_for = WAIT_USER,
+    .enter = password_prompt_enter,
+    .frame = password_prompt_frame,
 };
 
 static void password_prompt_enter(struct session *session)
@@ -36,7 +36,8 @@ static int password_prompt_frame(struct session *session, const struct frame *fr
 		machine_goto(session, STATE_FIRST_FACTOR);
 		return 0;
 	case FRAME_CONV_ERROR:
-		machine_fail(session, RESULT_CONV_ERR, "conversation failed at the password prompt");
+		machine_fail(session, RESULT_CONV_ERR,
+			     "conversation failed at the password prompt");
 		return 0;
 	default:
 		return -1;

@@ -16,9 +16,9 @@
 static int receive_config_frame(struct session *session, const struct frame *frame);
 
 const struct state_entry state_receive_config_entry = {
-	.name = "receive_config",
-	.waits_for = WAIT_SHIM,
-	.frame = receive_config_frame,
+    .name = "receive_config",
+    .waits_for = WAIT_SHIM,
+    .frame = receive_config_frame,
 };
 
 /* Stores a PAM item; each may come once. */
@@ -30,8 +30,8 @@ static int receive_item(struct session *session, char **slot, const struct frame
 			     frame_type_name(frame->type));
 		return 0;
 	}
-	*slot = secret ? secret_dup(frame->payload, frame->len)
-		       : strndup(frame->payload, frame->len);
+	*slot =
+	    secret ? secret_dup(frame->payload, frame->len) : strndup(frame->payload, frame->len);
 	return 0;
 }
 

@@ -7,9 +7,9 @@
 static void success_enter(struct session *session);
 
 const struct state_entry state_success_entry = {
-	.name = "success",
-	.waits_for = WAIT_NOTHING,
-	.enter = success_enter,
+    .name = "success",
+    .waits_for = WAIT_NOTHING,
+    .enter = success_enter,
 };
 
 static void success_enter(struct session *session)

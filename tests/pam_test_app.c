@@ -16,7 +16,11 @@
  *                       sshd's PAM process does)
  *   --open-extra-fd     keep a descriptor open without CLOEXEC, as sshd does,
  *                       to check that the helper does not inherit it
+ *   --hostile-signals   ignore SIGTERM, SIGPIPE and SIGCHLD and block SIGTERM and
+ *                       SIGUSR1 first; after pam_authenticate, report whether
+ *                       SIGCHLD is still ignored (the shim must restore it)
  */
+#include <signal.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -92,15 +96,15 @@ static const char *pam_name(int rc)
 		int rc;
 		const char *name;
 	} names[] = {
-		{PAM_SUCCESS, "PAM_SUCCESS"},
-		{PAM_AUTH_ERR, "PAM_AUTH_ERR"},
-		{PAM_AUTHINFO_UNAVAIL, "PAM_AUTHINFO_UNAVAIL"},
-		{PAM_SERVICE_ERR, "PAM_SERVICE_ERR"},
-		{PAM_CONV_ERR, "PAM_CONV_ERR"},
-		{PAM_ABORT, "PAM_ABORT"},
-		{PAM_USER_UNKNOWN, "PAM_USER_UNKNOWN"},
-		{PAM_BUF_ERR, "PAM_BUF_ERR"},
-		{PAM_SYSTEM_ERR, "PAM_SYSTEM_ERR"},
+	    {PAM_SUCCESS, "PAM_SUCCESS"},
+	    {PAM_AUTH_ERR, "PAM_AUTH_ERR"},
+	    {PAM_AUTHINFO_UNAVAIL, "PAM_AUTHINFO_UNAVAIL"},
+	    {PAM_SERVICE_ERR, "PAM_SERVICE_ERR"},
+	    {PAM_CONV_ERR, "PAM_CONV_ERR"},
+	    {PAM_ABORT, "PAM_ABORT"},
+	    {PAM_USER_UNKNOWN, "PAM_USER_UNKNOWN"},
+	    {PAM_BUF_ERR, "PAM_BUF_ERR"},
+	    {PAM_SYSTEM_ERR, "PAM_SYSTEM_ERR"},
 	};
 	static char other[32];
 
@@ -140,7 +144,7 @@ int main(int argc, char **argv)
 	struct pam_conv conv = {conversation, NULL};
 	pam_handle_t *pamh = NULL;
 	const char *rhost = NULL, *connect_addr = NULL;
-	int port = 0, rc, i;
+	int port = 0, rc, i, hostile = 0;
 	struct timespec t0, t1;
 
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -150,6 +154,8 @@ int main(int argc, char **argv)
 			port = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--open-extra-fd") == 0)
 			open("/dev/null", O_RDONLY);
+		else if (strcmp(argv[i], "--hostile-signals") == 0)
+			hostile = 1;
 		else
 			break;
 	}
@@ -170,11 +176,26 @@ int main(int argc, char **argv)
 	}
 	if (rhost)
 		pam_set_item(pamh, PAM_RHOST, rhost);
+	if (hostile) {
+		sigset_t set;
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGPIPE, SIG_IGN);
+		signal(SIGCHLD, SIG_IGN);
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+	}
 	printf("PID %d\n", (int)getpid());
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = pam_authenticate(pamh, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (hostile) {
+		struct sigaction sa;
+		sigaction(SIGCHLD, NULL, &sa);
+		printf("SIGCHLD %s\n", sa.sa_handler == SIG_IGN ? "ignored" : "not-ignored");
+	}
 	printf("RESULT %s %ld\n", pam_name(rc),
 	       (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	fflush(stdout);

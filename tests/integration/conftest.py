@@ -18,7 +18,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 SHIM = BUILD / "pam_authelia.so"
-HELPER = BUILD / "pam_authelia"
+# make check runs some suites again with the sanitizer build of the helper and
+# with pam_test_app (and so the shim) under valgrind.
+HELPER = Path(os.environ.get("PAM_AUTHELIA_HELPER", BUILD / "pam_authelia"))
+APP_PREFIX = os.environ.get("PAM_AUTHELIA_APP_PREFIX", "").split()
 APP = BUILD / "tests" / "pam_test_app"
 SET_AUTHTOK = BUILD / "tests" / "pam_set_authtok.so"
 STAND_IN = Path(__file__).resolve().parent / "stand_in_helper.py"
@@ -85,7 +88,7 @@ class Login:
     """One pam_authenticate() through the real shim in pam_test_app."""
 
     def __init__(self, tmp_path, module_args, user="john", rhost=None, connect=None,
-                 authtok=None, extra_fd=False):
+                 authtok=None, extra_fd=False, hostile_signals=False):
         confdir = tmp_path / "pam.d"
         confdir.mkdir(exist_ok=True)
         # PAM_AUTHTOK can only be set by a module: pam_set_authtok.so prompts
@@ -93,13 +96,15 @@ class Login:
         stack = f"auth required {SET_AUTHTOK}\n" if authtok is not None else ""
         (confdir / SERVICE).write_text(stack + f"auth required {SHIM} {module_args}\n")
         (confdir / "other").write_text("auth required pam_deny.so\n")
-        cmd = [str(APP)]
+        cmd = APP_PREFIX + [str(APP)]
         if rhost:
             cmd += ["--rhost", rhost]
         if connect:
             cmd += ["--connect", str(connect)]
         if extra_fd:
             cmd += ["--open-extra-fd"]
+        if hostile_signals:
+            cmd += ["--hostile-signals"]
         cmd += [str(confdir), SERVICE, user]
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -142,7 +147,8 @@ class Login:
         line = self._line(timeout)
         assert line.startswith("RESULT "), line
         _, name, ms = line.split(" ")
-        self.proc.wait(5)
+        # pam_test_app exits 0 after RESULT; valgrind's --error-exitcode shows here.
+        assert self.proc.wait(10) == 0, "pam_test_app exit status (valgrind errors?)"
         return name, int(ms)
 
     def helper_pids(self):

@@ -1,0 +1,221 @@
+/*
+ * test_config.c -- the helper's configuration: every option, the defaults,
+ * normalisation, and every validation message with the guide's wording.
+ */
+#include "unit.h"
+
+#include "../../engine/config.h"
+#include "../../engine/tls.h"
+
+static struct config config;
+static char err[OPTION_ERROR_SIZE];
+
+static int apply_all(const char *const *args, size_t n)
+{
+	config_free(&config);
+	config_init(&config);
+	for (size_t i = 0; i < n; i++)
+		if (config_apply(&config, args[i], err) != 0)
+			return -1;
+	return config_finish(&config, err);
+}
+
+#define CONFIGURE(...)                                              \
+	({                                                          \
+		const char *const args_[] = {__VA_ARGS__};          \
+		apply_all(args_, sizeof(args_) / sizeof(args_[0])); \
+	})
+
+static void expect_error(int rc, const char *message)
+{
+	assert_int_equal(rc, -1);
+	assert_string_equal(err, message);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	config_free(&config);
+	return 0;
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	assert_int_equal(CONFIGURE("url=https://auth.example.com"), 0);
+	assert_string_equal(config.url, "https://auth.example.com");
+	assert_string_equal(config.url_host, "auth.example.com");
+	assert_int_equal(config.url_port, 443);
+	assert_int_equal(config.auth_level, AUTH_LEVEL_1FA_2FA);
+	assert_string_equal(config.cookie_name, "authelia_session");
+	assert_null(config.ca_cert);
+	assert_int_equal(config.timeout, 60);
+	assert_int_equal(config.method_count, 1);
+	assert_int_equal(config.methods[0], METHOD_USER);
+	assert_null(config.oauth2_client_id);
+	assert_null(config.oauth2_client_secret);
+	assert_string_equal(config.oauth2_scope, "openid authelia.pam");
+	assert_false(config.debug);
+}
+
+static void test_every_option(void **state)
+{
+	(void)state;
+	assert_int_equal(CONFIGURE("url=https://Auth.Example.com:8443/authelia/", "auth-level=2FA",
+				   "cookie-name=my_session", "ca-cert=/etc/ssl/ca.pem",
+				   "timeout=300", "binary=/opt/pam_authelia",
+				   "method-priority= totp, mobile_push ,,device_authorization,user",
+				   "oauth2-client-id=pam-authelia", "oauth2-client-secret=s3cret",
+				   "oauth2-scope=openid, authelia.pam ,email", "debug"),
+			 0);
+	assert_string_equal(config.url, "https://Auth.Example.com:8443/authelia");
+	assert_string_equal(config.url_host, "Auth.Example.com");
+	assert_int_equal(config.url_port, 8443);
+	assert_int_equal(config.auth_level, AUTH_LEVEL_2FA);
+	assert_string_equal(config.cookie_name, "my_session");
+	assert_string_equal(config.ca_cert, "/etc/ssl/ca.pem");
+	assert_int_equal(config.timeout, 300);
+	assert_int_equal(config.method_count, 4);
+	assert_int_equal(config.methods[0], METHOD_TOTP);
+	assert_int_equal(config.methods[1], METHOD_MOBILE_PUSH);
+	assert_int_equal(config.methods[2], METHOD_DEVICE_AUTHORIZATION);
+	assert_int_equal(config.methods[3], METHOD_USER);
+	assert_string_equal(config.oauth2_client_id, "pam-authelia");
+	assert_string_equal(config.oauth2_client_secret, "s3cret");
+	assert_string_equal(config.oauth2_scope, "openid authelia.pam email");
+	assert_true(config.debug);
+}
+
+static void test_auth_levels(void **state)
+{
+	(void)state;
+	assert_int_equal(CONFIGURE("url=https://a", "auth-level=1FA"), 0);
+	assert_int_equal(config.auth_level, AUTH_LEVEL_1FA);
+	assert_string_equal(auth_level_name(config.auth_level), "1FA");
+	assert_int_equal(CONFIGURE("url=https://a", "auth-level=1FA+2FA"), 0);
+	assert_int_equal(config.auth_level, AUTH_LEVEL_1FA_2FA);
+	expect_error(CONFIGURE("url=https://a", "auth-level=1fa"),
+		     "invalid auth level \"1fa\": must be 1FA, 2FA, or 1FA+2FA");
+	expect_error(CONFIGURE("url=https://a", "auth-level=2FA+1FA"),
+		     "invalid auth level \"2FA+1FA\": must be 1FA, 2FA, or 1FA+2FA");
+}
+
+static void test_url_errors(void **state)
+{
+	(void)state;
+	expect_error(CONFIGURE("auth-level=1FA"), "--url is required");
+	expect_error(CONFIGURE("url=http://auth.example.com"),
+		     "URL scheme must be https, got \"http\"");
+	expect_error(CONFIGURE("url=ftp://auth.example.com"),
+		     "URL scheme must be https, got \"ftp\"");
+	expect_error(CONFIGURE("url=auth.example.com"), "URL scheme must be https, got \"\"");
+	expect_error(CONFIGURE("url=https://"), "URL has no host: \"https://\"");
+	expect_error(CONFIGURE("url=https://john:pw@auth.example.com"),
+		     "URL must not contain a user name or password");
+	expect_error(CONFIGURE("url=https://auth.example.com/?a=b"),
+		     "URL must not have a query or fragment");
+	expect_error(CONFIGURE("url=https://auth.example.com/#x"),
+		     "URL must not have a query or fragment");
+	expect_error(CONFIGURE("url=https://auth.example.com:99999"),
+		     "invalid URL \"https://auth.example.com:99999\"");
+	assert_int_equal(CONFIGURE("url=HTTPS://auth.example.com"), 0);
+}
+
+static void test_method_priority(void **state)
+{
+	(void)state;
+	expect_error(CONFIGURE("url=https://a", "method-priority=totp,sms"),
+		     "invalid method \"sms\" in --method-priority: must be totp, mobile_push, "
+		     "device_authorization, or user");
+	expect_error(CONFIGURE("url=https://a", "method-priority=TOTP"),
+		     "invalid method \"TOTP\" in --method-priority: must be totp, mobile_push, "
+		     "device_authorization, or user");
+	expect_error(CONFIGURE("url=https://a", "method-priority=device_authorization"),
+		     "--method-priority includes device_authorization but --oauth2-client-id is "
+		     "not set");
+	assert_int_equal(CONFIGURE("url=https://a", "method-priority=,,"), 0);
+	assert_int_equal(config.method_count, 1);
+	assert_int_equal(config.methods[0], METHOD_USER);
+	expect_error(CONFIGURE("url=https://a",
+			       "method-priority=totp,totp,totp,totp,totp,totp,totp,totp,totp,totp,"
+			       "totp,totp,totp,totp,totp,totp,totp"),
+		     "--method-priority has more than 16 entries");
+	assert_string_equal(method_name(METHOD_MOBILE_PUSH), "mobile_push");
+}
+
+static void test_scopes(void **state)
+{
+	(void)state;
+	expect_error(CONFIGURE("url=https://a", "oauth2-scope=authelia.pam"),
+		     "--oauth2-scope must include openid");
+	expect_error(CONFIGURE("url=https://a", "oauth2-scope=openid"),
+		     "--oauth2-scope must include authelia.pam");
+	expect_error(CONFIGURE("url=https://a", "oauth2-scope=openidx,authelia.pamx"),
+		     "--oauth2-scope must include openid");
+	expect_error(CONFIGURE("url=https://a", "oauth2-scope=openid,xauthelia.pam"),
+		     "--oauth2-scope must include authelia.pam");
+	expect_error(CONFIGURE("url=https://a", "oauth2-scope= , "),
+		     "--oauth2-scope must not be empty");
+	expect_error(CONFIGURE("url=https://a", "oauth2-scope=openid,authelia.pam,a\"b"),
+		     "--oauth2-scope holds a character not allowed in a scope");
+	assert_int_equal(CONFIGURE("url=https://a", "oauth2-scope=email,authelia.pam,openid"), 0);
+	assert_string_equal(config.oauth2_scope, "email authelia.pam openid");
+}
+
+static void test_cookie_name(void **state)
+{
+	(void)state;
+	expect_error(CONFIGURE("url=https://a", "cookie-name=a;b"), "invalid cookie-name \"a;b\"");
+	expect_error(CONFIGURE("url=https://a", "cookie-name=a b"), "invalid cookie-name \"a b\"");
+	expect_error(CONFIGURE("url=https://a", "cookie-name=a\r\nX-Evil: 1"),
+		     "invalid cookie-name \"a??X-Evil: 1\"");
+	assert_int_equal(CONFIGURE("url=https://a", "cookie-name=authelia_session-2"), 0);
+}
+
+static void test_syntax_errors_are_shared_with_the_shim(void **state)
+{
+	(void)state;
+	expect_error(CONFIGURE("url=https://a", "colour=blue"), "unknown option \"colour\"");
+	expect_error(CONFIGURE("url=https://a", "debug=1"), "option \"debug\" takes no value");
+	expect_error(CONFIGURE("url=https://a", "timeout=0"),
+		     "invalid timeout \"0\": must be a whole number of seconds from 1 to 86400");
+	expect_error(CONFIGURE("url=https://a", "url=https://b"),
+		     "option \"url\" is given more than once");
+}
+
+static void test_ca_certificate(void **state)
+{
+	char tls_err[TLS_ERROR_SIZE];
+	SSL_CTX *ctx;
+
+	(void)state;
+	ctx = tls_context_new("/etc/ssl/certs/ca-certificates.crt", tls_err);
+	assert_non_null(ctx);
+	SSL_CTX_free(ctx);
+	ctx = tls_context_new(NULL, tls_err); /* the system store's directory */
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+	assert_int_equal(SSL_CTX_get_verify_mode(ctx), SSL_VERIFY_PEER);
+	SSL_CTX_free(ctx);
+	assert_null(tls_context_new("/nonexistent/ca.pem", tls_err));
+	assert_non_null(strstr(tls_err, "failed to read CA certificate /nonexistent/ca.pem"));
+	assert_null(tls_context_new("/etc/hostname", tls_err));
+	assert_non_null(strstr(tls_err, "failed to read CA certificate /etc/hostname"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_defaults, teardown),
+	    cmocka_unit_test_teardown(test_every_option, teardown),
+	    cmocka_unit_test_teardown(test_auth_levels, teardown),
+	    cmocka_unit_test_teardown(test_url_errors, teardown),
+	    cmocka_unit_test_teardown(test_method_priority, teardown),
+	    cmocka_unit_test_teardown(test_scopes, teardown),
+	    cmocka_unit_test_teardown(test_cookie_name, teardown),
+	    cmocka_unit_test_teardown(test_syntax_errors_are_shared_with_the_shim, teardown),
+	    cmocka_unit_test(test_ca_certificate),
+	};
+	config_init(&config);
+	return cmocka_run_group_tests_name("helper config", tests, NULL, NULL);
+}

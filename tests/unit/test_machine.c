@@ -1,0 +1,582 @@
+/*
+ * test_machine.c -- the state machine fed with synthetic events on a real
+ * event loop: the test plays the shim on one end of a socketpair and the SSH
+ * client on another.  Covers set-up, the first-step decision, the password
+ * prompt, every failure path, the whole-exchange timeout, client disconnect
+ * and SIGTERM.
+ */
+#include "unit.h"
+
+#include "../../engine/session.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct rig {
+	struct event_base *base;
+	struct session session;
+	struct event *stop;
+	int shim;
+	int client[2];
+	/* frames the helper sent */
+	char types[16];
+	char payloads[16][256];
+	int count;
+};
+
+static void rig_stop_callback(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static struct rig *rig_open(void)
+{
+	struct rig *rig = calloc(1, sizeof(*rig));
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	rig->shim = sv[0];
+	rig->client[0] = rig->client[1] = -1;
+	rig->base = event_base_new();
+	rig->stop = evtimer_new(rig->base, rig_stop_callback, rig->base);
+	unit_log_capture();
+	log_set_debug(false);
+	assert_int_equal(session_init(&rig->session, rig->base, sv[1], sv[1]), 0);
+	return rig;
+}
+
+static void rig_close(struct rig *rig)
+{
+	int fd = STDIN_FILENO;
+
+	session_free(&rig->session);
+	event_free(rig->stop);
+	event_base_free(rig->base);
+	close(rig->shim);
+	for (int i = 0; i < 2; i++)
+		if (rig->client[i] >= 0)
+			close(rig->client[i]);
+	(void)fd;
+	free(rig);
+	log_set_debug(false);
+}
+
+static void rig_send(struct rig *rig, int type, const char *text)
+{
+	unsigned char hdr[FRAME_HEADER_SIZE];
+	size_t len = strlen(text);
+
+	assert_int_equal(frame_encode_header(hdr, type, len), 0);
+	assert_int_equal(write(rig->shim, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	if (len)
+		assert_int_equal(write(rig->shim, text, len), (ssize_t)len);
+}
+
+/* Runs the loop until the session ends it or max_ms pass; returns elapsed ms. */
+static long rig_run(struct rig *rig, int max_ms)
+{
+	struct timeval tv = {.tv_sec = max_ms / 1000, .tv_usec = max_ms % 1000 * 1000};
+	struct timespec a, b;
+	unsigned char buf[8192];
+	ssize_t n;
+	size_t off = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	evtimer_add(rig->stop, &tv);
+	event_base_dispatch(rig->base);
+	evtimer_del(rig->stop);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fcntl(rig->shim, F_SETFL, O_NONBLOCK);
+	n = read(rig->shim, buf, sizeof(buf));
+	while (n > 0 && off < (size_t)n) {
+		struct frame frame;
+		size_t used;
+		const char *why;
+		assert_int_equal(frame_parse(buf + off, (size_t)n - off, &frame, &used, &why),
+				 FRAME_PARSE_OK);
+		rig->types[rig->count] = (char)frame.type;
+		snprintf(rig->payloads[rig->count], 256, "%.*s", (int)frame.len, frame.payload);
+		rig->count++;
+		off += used;
+	}
+	return (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+}
+
+/* The shim's set-up frames with the given options, user john. */
+static void rig_setup(struct rig *rig, const char *options)
+{
+	char copy[512], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", options);
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	for (char *opt = strtok_r(copy, " ", &save); opt; opt = strtok_r(NULL, " ", &save))
+		rig_send(rig, FRAME_OPTION, opt);
+	rig_send(rig, FRAME_SERVICE, "sshd");
+	rig_send(rig, FRAME_USER, "john");
+}
+
+static void assert_result(struct rig *rig, const char *result)
+{
+	assert_true(rig->count > 0);
+	assert_int_equal(rig->types[rig->count - 1], FRAME_RESULT);
+	assert_string_equal(rig->payloads[rig->count - 1], result);
+	assert_true(rig->session.finished);
+	assert_int_equal(rig->session.exit_code, 0);
+}
+
+static void test_setup_then_password_prompt(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://auth.example.com debug");
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 100);
+	assert_int_equal(rig->session.state, STATE_PASSWORD_PROMPT);
+	assert_int_equal(rig->count, 1);
+	assert_int_equal(rig->types[0], FRAME_PROMPT_ECHO_OFF);
+	assert_string_equal(rig->payloads[0], "Password: ");
+	assert_logged("state receive_config -> choose_first_step");
+	assert_logged("state choose_first_step -> password_prompt");
+	assert_logged("login for user \"john\" service=sshd rhost=- auth-level=1FA+2FA timeout=60 "
+		      "client-watch=off");
+	assert_false(rig->session.finished);
+	rig_close(rig);
+}
+
+static void test_password_reply_moves_to_first_factor(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a debug");
+	rig_send(rig, FRAME_START, "");
+	rig_send(rig, FRAME_REPLY, "hunter2");
+	rig_run(rig, 500);
+	assert_logged("state password_prompt -> first_factor");
+	/* This build has no first_factor state yet: fail closed, and say so. */
+	assert_logged("state \"first_factor\" is not available in this build");
+	assert_result(rig, "service_err");
+	assert_null(rig->session.password); /* wiped on the way out */
+	assert_false(unit_logged("hunter2"));
+	rig_close(rig);
+}
+
+static void test_conversation_error_at_prompt(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	rig_send(rig, FRAME_CONV_ERROR, "");
+	rig_run(rig, 500);
+	assert_result(rig, "conv_err");
+	assert_logged("conversation failed at the password prompt");
+	rig_close(rig);
+}
+
+static void test_empty_password(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	rig_send(rig, FRAME_REPLY, "");
+	rig_run(rig, 500);
+	assert_result(rig, "auth_err");
+	assert_logged("empty password for user \"john\"");
+	rig_close(rig);
+}
+
+struct bad_setup {
+	const char *name;
+	void (*send)(struct rig *rig);
+	const char *log;
+};
+
+static void send_option_first(struct rig *rig)
+{
+	rig_send(rig, FRAME_OPTION, "url=https://a");
+}
+static void send_wrong_version(struct rig *rig)
+{
+	rig_send(rig, FRAME_HELLO, "pam_authelia/0");
+}
+static void send_user_twice(struct rig *rig)
+{
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_USER, "root");
+}
+static void send_bad_option(struct rig *rig)
+{
+	rig_setup(rig, "url=http://a");
+}
+static void send_no_user(struct rig *rig)
+{
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	rig_send(rig, FRAME_OPTION, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+}
+static void send_reply_during_setup(struct rig *rig)
+{
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	rig_send(rig, FRAME_REPLY, "x");
+}
+static void send_hello_twice(struct rig *rig)
+{
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+}
+static void send_garbage(struct rig *rig)
+{
+	assert_int_equal(write(rig->shim, "Zgarbage", 8), 8);
+}
+static void send_watch_not_a_socket(struct rig *rig)
+{
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_WATCH_FD, "0"); /* below 3 */
+}
+static void send_watch_words(struct rig *rig)
+{
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_WATCH_FD, "3x");
+}
+static void send_watch_closed_fd(struct rig *rig)
+{
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_WATCH_FD, "1000");
+	rig_send(rig, FRAME_START, "");
+}
+static void send_bad_ca(struct rig *rig)
+{
+	rig_setup(rig, "url=https://a ca-cert=/nonexistent/ca.pem");
+	rig_send(rig, FRAME_START, "");
+}
+static void send_2fa_without_authtok(struct rig *rig)
+{
+	rig_setup(rig, "url=https://a auth-level=2FA");
+	rig_send(rig, FRAME_START, "");
+}
+
+static const struct bad_setup bad_setups[] = {
+    {"frame before hello", send_option_first,
+     "unexpected option frame from the module in state receive_config"},
+    {"protocol version", send_wrong_version,
+     "the module speaks another protocol version than this helper (pam_authelia/1)"},
+    {"user twice", send_user_twice, "the module sent user twice"},
+    {"bad option", send_bad_option, "URL scheme must be https, got \"http\""},
+    {"no user", send_no_user, "the module sent no user name"},
+    {"reply during set-up", send_reply_during_setup,
+     "unexpected reply frame from the module in state receive_config"},
+    {"hello twice", send_hello_twice,
+     "unexpected hello frame from the module in state receive_config"},
+    {"garbage", send_garbage, "malformed frame from the module: unknown frame type"},
+    {"watch fd below 3", send_watch_not_a_socket, "invalid client socket from the module"},
+    {"watch fd not a number", send_watch_words, "invalid client socket from the module"},
+    {"watch fd not open", send_watch_closed_fd, "cannot watch the client socket (fd 1000)"},
+    {"bad ca-cert", send_bad_ca, "failed to read CA certificate /nonexistent/ca.pem"},
+    {"2FA without authtok", send_2fa_without_authtok,
+     "auth-level=2FA needs the password from a module above"},
+};
+
+static void test_bad_setups_fail_closed(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_setups) / sizeof(bad_setups[0]); i++) {
+		struct rig *rig = rig_open();
+
+		print_message("  case: %s\n", bad_setups[i].name);
+		machine_start(&rig->session);
+		bad_setups[i].send(rig);
+		rig_run(rig, 500);
+		assert_result(rig, "service_err");
+		assert_logged(bad_setups[i].log);
+		assert_int_equal(rig->count, 1); /* no prompt was ever sent */
+		rig_close(rig);
+	}
+}
+
+static void test_unexpected_frame_at_the_prompt(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	rig_send(rig, FRAME_OPTION, "debug");
+	rig_run(rig, 500);
+	assert_result(rig, "service_err");
+	assert_logged("unexpected option frame from the module in state password_prompt");
+	rig_close(rig);
+}
+
+static void test_shim_going_away_ends_the_helper(void **state)
+{
+	struct rig *rig = rig_open();
+	long ms;
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 50);
+	shutdown(rig->shim, SHUT_WR);
+	ms = rig_run(rig, 1000);
+	assert_true(ms < 100);
+	assert_false(rig->session.finished);
+	assert_int_equal(rig->session.exit_code, 1);
+	assert_logged("channel closed in state password_prompt; login abandoned");
+	rig_close(rig);
+}
+
+static void test_eof_in_the_middle_of_a_frame(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	assert_int_equal(write(rig->shim, "O\0\0\0\x10url=", 9), 9);
+	shutdown(rig->shim, SHUT_WR);
+	rig_run(rig, 500);
+	assert_result(rig, "service_err");
+	assert_logged("malformed frame from the module: channel closed in the middle of a frame");
+	rig_close(rig);
+}
+
+static void test_timeout_while_waiting_for_the_user(void **state)
+{
+	struct rig *rig = rig_open();
+	long ms;
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a timeout=1");
+	rig_send(rig, FRAME_START, "");
+	ms = rig_run(rig, 3000);
+	assert_true(ms >= 900 && ms < 1500);
+	assert_result(rig, "auth_err");
+	assert_logged("timed out after 1 s waiting for the user (state password_prompt)");
+	rig_close(rig);
+}
+
+static void test_setup_that_never_completes(void **state)
+{
+	struct rig *rig = rig_open();
+	long ms;
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	ms = rig_run(rig, 8000);
+	assert_true(ms >= SESSION_SETUP_TIMEOUT_MS - 100 && ms < SESSION_SETUP_TIMEOUT_MS + 500);
+	assert_result(rig, "service_err");
+	assert_logged("timed out waiting for the module's set-up (state receive_config)");
+	rig_close(rig);
+}
+
+static void test_client_disconnect(void **state)
+{
+	struct rig *rig = rig_open();
+	char fd[16];
+	long ms;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, rig->client), 0);
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a debug");
+	snprintf(fd, sizeof(fd), "%d", rig->client[1]);
+	rig_send(rig, FRAME_WATCH_FD, fd);
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 50);
+	assert_logged("client-watch=on");
+	assert_int_equal(rig->session.state, STATE_PASSWORD_PROMPT);
+	close(rig->client[0]);
+	rig->client[0] = -1;
+	ms = rig_run(rig, 1000);
+	assert_true(ms < 100);
+	assert_result(rig, "abort");
+	assert_logged("client disconnected in state password_prompt; login abandoned");
+	rig_close(rig);
+}
+
+static void test_data_from_the_client_is_not_a_disconnect(void **state)
+{
+	struct rig *rig = rig_open();
+	char fd[16];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, rig->client), 0);
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	snprintf(fd, sizeof(fd), "%d", rig->client[1]);
+	rig_send(rig, FRAME_WATCH_FD, fd);
+	rig_send(rig, FRAME_START, "");
+	assert_int_equal(write(rig->client[0], "keystrokes", 10), 10);
+	rig_run(rig, 200);
+	assert_false(rig->session.finished);
+	assert_int_equal(rig->session.state, STATE_PASSWORD_PROMPT);
+	rig_close(rig);
+}
+
+static void raise_sigterm(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	raise(SIGTERM);
+}
+
+static void test_sigterm(void **state)
+{
+	struct rig *rig = rig_open();
+	struct timeval soon = {0, 20000};
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	event_base_once(rig->base, -1, EV_TIMEOUT, raise_sigterm, NULL, &soon);
+	rig_run(rig, 1000);
+	assert_result(rig, "abort");
+	assert_logged("stopped by signal Terminated in state password_prompt; login abandoned");
+	rig_close(rig);
+}
+
+static void test_first_step_decisions(void **state)
+{
+	static const struct {
+		const char *options;
+		int authtok;
+		enum state_id next;
+	} cases[] = {
+	    {"auth-level=1FA", 0, STATE_PASSWORD_PROMPT},
+	    {"auth-level=1FA oauth2-client-id=c method-priority=device_authorization", 0,
+	     STATE_PASSWORD_PROMPT},
+	    {"auth-level=1FA+2FA", 0, STATE_PASSWORD_PROMPT},
+	    {"auth-level=1FA+2FA method-priority=totp,device_authorization "
+	     "oauth2-client-id=c",
+	     0, STATE_PASSWORD_PROMPT},
+	    {"auth-level=1FA+2FA method-priority=device_authorization,user "
+	     "oauth2-client-id=c",
+	     0, STATE_DEVICE_AUTHORIZATION},
+	    {"auth-level=2FA", 1, STATE_FIRST_FACTOR},
+	    {"auth-level=2FA method-priority=device_authorization oauth2-client-id=c", 0,
+	     STATE_DEVICE_AUTHORIZATION},
+	};
+	char options[256], line[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig *rig = rig_open();
+
+		print_message("  case: %s\n", cases[i].options);
+		snprintf(options, sizeof(options), "url=https://a debug %s", cases[i].options);
+		machine_start(&rig->session);
+		rig_setup(rig, options);
+		if (cases[i].authtok)
+			rig_send(rig, FRAME_AUTHTOK, "stack-password");
+		rig_send(rig, FRAME_START, "");
+		rig_run(rig, 100);
+		snprintf(line, sizeof(line), "state choose_first_step -> %s",
+			 state_name(cases[i].next));
+		assert_logged(line);
+		rig_close(rig);
+	}
+}
+
+static void test_success_state_reports_success(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 50);
+	machine_goto(&rig->session, STATE_SUCCESS);
+	machine_run(&rig->session);
+	rig_run(rig, 500);
+	assert_result(rig, "success");
+	assert_logged("authentication succeeded for user \"john\" (service sshd, rhost -)");
+	rig_close(rig);
+}
+
+static void test_first_failure_wins(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 50);
+	machine_fail(&rig->session, RESULT_AUTH_ERR, "first reason");
+	machine_fail(&rig->session, RESULT_SUCCESS, "second reason");
+	machine_goto(&rig->session, STATE_SUCCESS); /* ignored once failing */
+	machine_run(&rig->session);
+	machine_goto(&rig->session, STATE_SUCCESS); /* ignored in a final state */
+	machine_run(&rig->session);
+	rig_run(rig, 500);
+	assert_result(rig, "auth_err");
+	assert_logged("first reason");
+	assert_false(unit_logged("second reason"));
+	assert_int_equal(rig->session.state, STATE_FAILURE);
+	rig_close(rig);
+}
+
+static void test_nothing_is_read_after_the_result(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://a");
+	rig_send(rig, FRAME_START, "");
+	rig_send(rig, FRAME_CONV_ERROR, "");
+	rig_send(rig, FRAME_REPLY, "late");
+	rig_run(rig, 500);
+	assert_result(rig, "conv_err");
+	assert_int_equal(rig->count, 2); /* the prompt and the result */
+	assert_null(rig->session.password);
+	rig_close(rig);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_setup_then_password_prompt),
+	    cmocka_unit_test(test_password_reply_moves_to_first_factor),
+	    cmocka_unit_test(test_conversation_error_at_prompt),
+	    cmocka_unit_test(test_empty_password),
+	    cmocka_unit_test(test_bad_setups_fail_closed),
+	    cmocka_unit_test(test_unexpected_frame_at_the_prompt),
+	    cmocka_unit_test(test_shim_going_away_ends_the_helper),
+	    cmocka_unit_test(test_eof_in_the_middle_of_a_frame),
+	    cmocka_unit_test(test_timeout_while_waiting_for_the_user),
+	    cmocka_unit_test(test_setup_that_never_completes),
+	    cmocka_unit_test(test_client_disconnect),
+	    cmocka_unit_test(test_data_from_the_client_is_not_a_disconnect),
+	    cmocka_unit_test(test_sigterm),
+	    cmocka_unit_test(test_first_step_decisions),
+	    cmocka_unit_test(test_success_state_reports_success),
+	    cmocka_unit_test(test_first_failure_wins),
+	    cmocka_unit_test(test_nothing_is_read_after_the_result),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("state machine", tests, NULL, NULL);
+}

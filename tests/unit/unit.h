@@ -1,0 +1,62 @@
+/*
+ * unit.h -- what every cmocka unit test includes: cmocka itself and a capture
+ * of the helper's log lines, so tests can assert the exact wording.
+ */
+#ifndef PAM_AUTHELIA_UNIT_H
+#define PAM_AUTHELIA_UNIT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../../engine/log.h"
+
+#define UNIT_MAX_LINES 64
+
+static char unit_log_lines[UNIT_MAX_LINES][1024];
+static int unit_log_priorities[UNIT_MAX_LINES];
+static int unit_log_count;
+
+static inline void unit_log_sink(int priority, const char *line)
+{
+	if (unit_log_count < UNIT_MAX_LINES) {
+		unit_log_priorities[unit_log_count] = priority;
+		snprintf(unit_log_lines[unit_log_count++], sizeof(unit_log_lines[0]), "%s", line);
+	}
+}
+
+static inline void unit_log_capture(void)
+{
+	unit_log_count = 0;
+	log_set_sink(unit_log_sink);
+}
+
+/* 1 when some captured line contains needle. */
+static inline int unit_logged(const char *needle)
+{
+	for (int i = 0; i < unit_log_count; i++)
+		if (strstr(unit_log_lines[i], needle) != NULL)
+			return 1;
+	return 0;
+}
+
+static inline void unit_log_dump(void)
+{
+	for (int i = 0; i < unit_log_count; i++)
+		print_message("  log: %s\n", unit_log_lines[i]);
+}
+
+#define assert_logged(needle)                                            \
+	do {                                                             \
+		if (!unit_logged(needle)) {                              \
+			unit_log_dump();                                 \
+			fail_msg("no log line contains \"%s\"", needle); \
+		}                                                        \
+	} while (0)
+
+#endif
