@@ -3,6 +3,7 @@
 #   make check      every test (installs missing Debian packages when run as root)
 #   make install    DESTDIR, PREFIX (default /usr) and PAMDIR are honoured
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make bench      print latency numbers for the shim and the helper core
 
 VERSION      := 0.1.0
 CC           ?= cc
@@ -42,7 +43,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
-.PHONY: all deps check unit-tests integration-tests sanitizer-tests fuzz fuzz-smoke \
+.PHONY: all deps check bench unit-tests integration-tests sanitizer-tests fuzz fuzz-smoke \
 	check-exports install uninstall clean format
 .DEFAULT_GOAL := all
 
@@ -115,6 +116,9 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@tests/run_fuzz.sh $${FUZZ_SMOKE_SECONDS:-10} $^
+
+bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
+	@/usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
 
 check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_app \
 	$(BUILD)/tests/pam_set_authtok.so

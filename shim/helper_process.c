@@ -50,7 +50,7 @@ static void helper_exec(const char *binary, int channel, int devnull, int client
 	char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
 	struct sigaction dfl;
 	sigset_t none;
-	int chan_hi, null_hi, client_hi = -1;
+	int chan_hi, null_hi, client_hi = -1, first;
 
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
@@ -73,8 +73,11 @@ static void helper_exec(const char *binary, int channel, int devnull, int client
 		_exit(127);
 	if (client_hi >= 0 && dup2(client_hi, SHIM_CLIENT_FD) < 0)
 		_exit(127);
-	/* Drops sshd's own sockets too, CLOEXEC or not. */
-	close_range(client_hi >= 0 ? SHIM_CLIENT_FD + 1 : SHIM_CLIENT_FD, ~0U, 0);
+	/* Drops sshd's own sockets too, CLOEXEC or not (kernels before 5.9: by hand). */
+	first = client_hi >= 0 ? SHIM_CLIENT_FD + 1 : SHIM_CLIENT_FD;
+	if (close_range((unsigned)first, ~0U, 0) != 0)
+		for (int fd = first; fd < 65536; fd++)
+			close(fd);
 	execve(binary, argv, envp);
 	_exit(127);
 }

@@ -158,6 +158,9 @@ static int handle_frame(struct relay *relay, const struct frame *frame)
 			return -1;
 		}
 		relay->have_result = 1;
+		/* A helper exits right after its result: do not wait for the backstop. */
+		if (relay->deadline_ms > monotonic_ms() + SHIM_KILL_GRACE_MS)
+			relay->deadline_ms = monotonic_ms() + SHIM_KILL_GRACE_MS;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(styles) / sizeof(styles[0]); i++)
@@ -272,14 +275,18 @@ int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_se
 	/* A failed send means the helper is gone; reading tells why. */
 	send_setup(&relay, setup);
 	rc = read_frames(&relay);
-	if (rc == -2) {
+	if (rc == -2 && relay.have_result) {
+		pam_syslog(pamh, LOG_ERR, "helper did not exit after its result; killed it");
+		helper_kill(helper);
+		rc = PAM_SERVICE_ERR;
+	} else if (rc == -2) {
 		pam_syslog(pamh, LOG_ERR, "helper still running past timeout; killed it");
 		helper_kill(helper);
 		rc = PAM_AUTHINFO_UNAVAIL;
 	} else if (rc == -1) {
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
-	} else if (helper_wait(helper, deadline_ms, &status) != 0) {
+	} else if (helper_wait(helper, relay.deadline_ms, &status) != 0) {
 		pam_syslog(pamh, LOG_ERR, "helper closed its channel but did not exit; killed it");
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;

@@ -5,7 +5,8 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libc6-dev libpam0g-dev libevent-dev libssl-dev libyajl-dev
-libqrencode-dev libjwt-dev libcmocka-dev clang python3 python3-pytest valgrind util-linux
+libqrencode-dev libjwt-dev libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest valgrind
+util-linux mount
 binutils ca-certificates"
 
 missing=""

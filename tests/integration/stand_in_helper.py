@@ -111,6 +111,9 @@ elif SCENARIO == "flood-garbage":
 elif SCENARIO == "oversized-frame":
     os.write(OUT, struct.pack(">BI", ord("i"), 100000))
     time.sleep(3600)
+elif SCENARIO == "success-then-hang":
+    send("r", "success")
+    time.sleep(3600)
 elif SCENARIO == "unknown-result":
     send("r", "maybe")
 elif SCENARIO == "frame-after-result":

@@ -150,6 +150,19 @@ def test_hung_helper_is_killed_after_timeout(login, stand_in, syslog, scenario):
     assert any("helper still running past timeout; killed it" in t for t in syslog.shim_texts())
 
 
+def test_helper_that_does_not_exit_after_its_result(login, stand_in, syslog):
+    """A result is final only once the helper has exited: one that hangs on is
+    killed after a short grace, and even a "success" becomes PAM_SERVICE_ERR."""
+    binary, _ = stand_in("success-then-hang")
+    l = login(f"binary={binary} url=https://a.example timeout=30")
+    helper = l.wait_helper()
+    name, ms = l.result()
+    assert name == "PAM_SERVICE_ERR"
+    assert ms < 3000
+    assert wait_gone(helper, 1.0) is not None
+    assert "helper did not exit after its result; killed it" in syslog.shim_texts()
+
+
 @pytest.mark.parametrize("scenario,log_line", [
     ("crash", "killed by signal 11"),
     ("exit-without-result", "exited without a result"),
