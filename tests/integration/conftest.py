@@ -198,7 +198,7 @@ def stand_in(tmp_path):
             "#!/bin/sh\n"
             f"cat /proc/$$/cmdline > {record}.cmdline\n"
             f"cat /proc/$$/environ > {record}.environ\n"
-            f"grep -E '^Sig(Ign|Blk)' /proc/$$/status > {record}.signals\n"
+            f"grep -E '^Sig(Ign|Blk)' /proc/self/status > {record}.signals\n"
             f"exec /usr/bin/python3 {STAND_IN} '{scenario}' {record}\n")
         wrapper.chmod(0o755)
         return wrapper, record
