@@ -122,6 +122,17 @@ static void rig_setup(struct rig *rig, const char *options)
 	rig_send(rig, FRAME_USER, "john");
 }
 
+/* Opens a rig and runs the set-up with options, up to the first step. */
+static struct rig *rig_started(const char *options)
+{
+	struct rig *rig = rig_open();
+
+	machine_start(&rig->session);
+	rig_setup(rig, options);
+	rig_send(rig, FRAME_START, "");
+	return rig;
+}
+
 static void assert_result(struct rig *rig, const char *result)
 {
 	assert_true(rig->count > 0);
@@ -133,12 +144,9 @@ static void assert_result(struct rig *rig, const char *result)
 
 static void test_setup_then_password_prompt(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://auth.example.com debug");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://auth.example.com debug");
-	rig_send(rig, FRAME_START, "");
 	rig_run(rig, 100);
 	assert_int_equal(rig->session.state, STATE_PASSWORD_PROMPT);
 	assert_int_equal(rig->count, 1);
@@ -154,12 +162,9 @@ static void test_setup_then_password_prompt(void **state)
 
 static void test_password_reply_moves_to_first_factor(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a debug");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a debug");
-	rig_send(rig, FRAME_START, "");
 	rig_send(rig, FRAME_REPLY, "hunter2");
 	rig_run(rig, 500);
 	assert_logged("state password_prompt -> first_factor");
@@ -173,12 +178,9 @@ static void test_password_reply_moves_to_first_factor(void **state)
 
 static void test_conversation_error_at_prompt(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	rig_send(rig, FRAME_CONV_ERROR, "");
 	rig_run(rig, 500);
 	assert_result(rig, "conv_err");
@@ -188,12 +190,9 @@ static void test_conversation_error_at_prompt(void **state)
 
 static void test_empty_password(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	rig_send(rig, FRAME_REPLY, "");
 	rig_run(rig, 500);
 	assert_result(rig, "auth_err");
@@ -311,12 +310,9 @@ static void test_bad_setups_fail_closed(void **state)
 
 static void test_unexpected_frame_at_the_prompt(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	rig_send(rig, FRAME_OPTION, "debug");
 	rig_run(rig, 500);
 	assert_result(rig, "service_err");
@@ -326,13 +322,10 @@ static void test_unexpected_frame_at_the_prompt(void **state)
 
 static void test_shim_going_away_ends_the_helper(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 	long ms;
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	rig_run(rig, 50);
 	shutdown(rig->shim, SHUT_WR);
 	ms = rig_run(rig, 1000);
@@ -360,13 +353,10 @@ static void test_eof_in_the_middle_of_a_frame(void **state)
 
 static void test_timeout_while_waiting_for_the_user(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a timeout=1");
 	long ms;
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a timeout=1");
-	rig_send(rig, FRAME_START, "");
 	ms = rig_run(rig, 3000);
 	assert_true(ms >= 900 && ms < 1500);
 	assert_result(rig, "auth_err");
@@ -443,13 +433,10 @@ static void raise_sigterm(evutil_socket_t fd, short what, void *arg)
 
 static void test_sigterm(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 	struct timeval soon = {0, 20000};
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	event_base_once(rig->base, -1, EV_TIMEOUT, raise_sigterm, NULL, &soon);
 	rig_run(rig, 1000);
 	assert_result(rig, "abort");
@@ -501,12 +488,9 @@ static void test_first_step_decisions(void **state)
 
 static void test_success_state_reports_success(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	rig_run(rig, 50);
 	machine_goto(&rig->session, STATE_SUCCESS);
 	machine_run(&rig->session);
@@ -518,12 +502,9 @@ static void test_success_state_reports_success(void **state)
 
 static void test_first_failure_wins(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	rig_run(rig, 50);
 	machine_fail(&rig->session, RESULT_AUTH_ERR, "first reason");
 	machine_fail(&rig->session, RESULT_SUCCESS, "second reason");
@@ -541,12 +522,9 @@ static void test_first_failure_wins(void **state)
 
 static void test_nothing_is_read_after_the_result(void **state)
 {
-	struct rig *rig = rig_open();
+	struct rig *rig = rig_started("url=https://a");
 
 	(void)state;
-	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
-	rig_send(rig, FRAME_START, "");
 	rig_send(rig, FRAME_CONV_ERROR, "");
 	rig_send(rig, FRAME_REPLY, "late");
 	rig_run(rig, 500);
