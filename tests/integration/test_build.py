@@ -1,0 +1,76 @@
+"""The build's promises that are not about a login: `make install` and the
+helper run by hand with flags."""
+import os
+import stat
+import subprocess
+
+from conftest import HELPER, ROOT
+
+
+def _pam_unix_dir():
+    """The guide's recipe: the directory find(1) reports for pam_unix.so."""
+    found = subprocess.run(["find", "/lib", "/usr/lib", "/lib64", "/usr/lib64", "-name",
+                            "pam_unix.so", "-print", "-quit"], capture_output=True, text=True)
+    assert found.stdout, "no pam_unix.so on this system"
+    return os.path.dirname(found.stdout.strip())
+
+
+def test_install_honours_destdir_and_finds_the_pam_directory(tmp_path):
+    subprocess.run(["make", "-s", "-C", str(ROOT), "install", f"DESTDIR={tmp_path}"],
+                   check=True, capture_output=True)
+    helper = tmp_path / "usr/bin/pam_authelia"
+    module = tmp_path / _pam_unix_dir().lstrip("/") / "pam_authelia.so"
+    assert stat.S_IMODE(helper.stat().st_mode) == 0o755
+    assert stat.S_IMODE(module.stat().st_mode) == 0o644
+
+
+def test_install_honours_prefix_and_pamdir(tmp_path):
+    subprocess.run(["make", "-s", "-C", str(ROOT), "install", f"DESTDIR={tmp_path}",
+                    "PREFIX=/usr/local", "PAMDIR=/opt/security"], check=True, capture_output=True)
+    assert (tmp_path / "usr/local/bin/pam_authelia").is_file()
+    assert (tmp_path / "opt/security/pam_authelia.so").is_file()
+
+
+def _run(*args):
+    return subprocess.run([str(HELPER), *args], capture_output=True, text=True, env={})
+
+
+def test_check_prints_the_effective_configuration():
+    r = _run("--check", "--url", "https://auth.example.com/", "--auth-level=2FA",
+             "--method-priority", "totp,user", "--debug")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "configuration OK",
+        "url=https://auth.example.com",
+        "auth-level=2FA",
+        "cookie-name=authelia_session",
+        "ca-cert=(system store)",
+        "timeout=60",
+        "method-priority=totp,user",
+        "oauth2-client-id=(none)",
+        "oauth2-scope=openid authelia.pam",
+    ]
+
+
+def test_check_reports_errors_in_the_guides_words():
+    r = _run("--check", "--url", "http://auth.example.com")
+    assert r.returncode == 1
+    assert r.stderr == 'pam_authelia: URL scheme must be https, got "http"\n'
+    r = _run("--check", "--url", "https://a", "--ca-cert", "/nonexistent.pem")
+    assert r.returncode == 1
+    assert "failed to read CA certificate /nonexistent.pem" in r.stderr
+    r = _run("--check", "--colour", "blue")
+    assert r.returncode == 1 and 'unknown option "colour"' in r.stderr
+
+
+def test_secrets_are_refused_on_the_command_line():
+    for arg in (["--oauth2-client-secret", "s3cret"], ["--oauth2-client-secret=s3cret"]):
+        r = _run("--check", "--url", "https://a", *arg)
+        assert r.returncode == 2
+        assert "s3cret" not in r.stderr and "not accepted on the command line" in r.stderr
+
+
+def test_usage_and_version():
+    assert _run("--version").stdout.startswith("pam_authelia ")
+    assert _run("--url", "https://a").returncode == 2  # flags without --check
+    assert _run("--help").returncode == 0
