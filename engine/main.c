@@ -141,8 +141,7 @@ static int run_for_module(void)
 		event_base_dispatch(base);
 		rc = session.exit_code;
 	}
-	session_free(&session);
-	event_base_free(base);
+	session_free_with_base(&session, base);
 	return rc;
 }
 

@@ -42,6 +42,42 @@ static void session_exit_callback(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(session->base);
 }
 
+static void session_http_callback(const struct http_response *response, void *arg)
+{
+	struct session *session = arg;
+
+	/* The warm-up only opens the connection; real requests report failures. */
+	if (response->purpose == HTTP_WARM_UP) {
+		if (response->error != NULL)
+			log_debug("connecting early failed: %s", response->error);
+		else
+			log_debug("connected early: health status=%d", response->status);
+		return;
+	}
+	machine_http(session, response);
+}
+
+int session_prompt(struct session *session, enum frame_type type, const char *text)
+{
+	session->prompt_outstanding = true;
+	session->prompt_owner = session->state;
+	return channel_send_text(session->channel, type, text);
+}
+
+int session_connect(struct session *session)
+{
+	char err[HTTP_ERROR_SIZE];
+
+	session->http = http_client_new(session->base, session->tls, &session->config,
+					session->rhost, session_http_callback, session, err);
+	if (session->http == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	return http_client_request(session->http, HTTP_WARM_UP, "/api/health", NULL, 0,
+				   HTTP_REQUEST_TIMEOUT_MS);
+}
+
 static void session_frame_callback(const struct frame *frame, void *arg)
 {
 	machine_frame(arg, frame);
@@ -134,9 +170,11 @@ int session_watch_client(struct session *session, int fd)
 	return 0;
 }
 
-/* Every pending timer and watch is cancelled; later issues add requests here. */
+/* Every pending timer, watch and request is cancelled. */
 static void session_cancel_events(struct session *session)
 {
+	if (session->http != NULL)
+		http_client_cancel_all(session->http);
 	evtimer_del(session->timeout_event);
 	if (session->client_event != NULL)
 		event_del(session->client_event);
@@ -150,6 +188,7 @@ void session_finish(struct session *session, enum auth_result result)
 	session_cancel_events(session);
 	secret_free(&session->password);
 	secret_free(&session->authtok);
+	secret_free(&session->totp_code);
 	channel_stop_reading(session->channel);
 	session->finished = true;
 	if (channel_send_text(session->channel, FRAME_RESULT, auth_result_name(result)) != 0) {
@@ -161,6 +200,7 @@ void session_finish(struct session *session, enum auth_result result)
 
 void session_free(struct session *session)
 {
+	http_client_free(session->http);
 	channel_free(session->channel);
 	if (session->timeout_event)
 		event_free(session->timeout_event);
@@ -179,4 +219,13 @@ void session_free(struct session *session)
 	free(session->rhost);
 	secret_free(&session->authtok);
 	secret_free(&session->password);
+	secret_free(&session->totp_code);
+}
+
+void session_free_with_base(struct session *session, struct event_base *base)
+{
+	session_free(session);
+	for (int i = 0; i < 4; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_free(base);
 }

@@ -14,6 +14,7 @@
 #include "../states/machine.h"
 #include "channel.h"
 #include "config.h"
+#include "http_client.h"
 
 /* How long the shim gets to hand over the set-up frames. */
 #define SESSION_SETUP_TIMEOUT_MS 5000
@@ -28,10 +29,20 @@ struct session {
 
 	/* From the shim. */
 	char *service, *user, *rhost;
-	char *authtok;	/* PAM_AUTHTOK, secret */
-	char *password; /* typed at the password prompt, secret */
-	int watch_fd;	/* the client socket, or -1 */
+	char *authtok;	 /* PAM_AUTHTOK, secret */
+	char *password;	 /* typed at the password prompt, secret */
+	char *totp_code; /* secret */
+	int watch_fd;	 /* the client socket, or -1 */
 	bool hello_seen;
+	/* The one prompt the shim may be answering, and the state that sent it. */
+	bool prompt_outstanding;
+	enum state_id prompt_owner;
+
+	/* Authelia. */
+	struct http_client *http;
+	struct user_info user_info;
+	enum method chosen_method;
+	int required_level; /* what confirm_session expects: 1 or 2 */
 
 	struct timeval started;
 	struct event *timeout_event;
@@ -50,9 +61,17 @@ struct session {
 
 int session_init(struct session *session, struct event_base *base, int in_fd, int out_fd);
 void session_free(struct session *session);
+/* session_free, then the loop turns that let libevent finish what freeing
+ * started (failed DNS lookups release their bufferevent in deferred
+ * callbacks); then the base is freed too. */
+void session_free_with_base(struct session *session, struct event_base *base);
 
 /* (Re)arms the whole-exchange timer, counting from the helper's start. */
 void session_arm_timeout(struct session *session, unsigned seconds);
+/* Sends a prompt to the user; its answer goes to the current state only. */
+int session_prompt(struct session *session, enum frame_type type, const char *text);
+/* Creates the HTTPS client and starts connecting (GET /api/health). */
+int session_connect(struct session *session);
 /* Watches fd for hang-up (EV_CLOSED, one-shot). */
 int session_watch_client(struct session *session, int fd);
 /* Sends the result frame, cancels every event and ends the loop once sent. */

@@ -57,9 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	while (read(sv[0], out, sizeof(out)) > 0)
 		;
-	session_free(&session);
 	event_free(guard);
-	event_base_free(base);
+	session_free_with_base(&session, base);
 	close(sv[0]);
 	close(sv[1]);
 	return 0;

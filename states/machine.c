@@ -12,6 +12,13 @@ static const struct state_entry *const state_table[STATE_COUNT] = {
     [STATE_RECEIVE_CONFIG] = &state_receive_config_entry,
     [STATE_CHOOSE_FIRST_STEP] = &state_choose_first_step_entry,
     [STATE_PASSWORD_PROMPT] = &state_password_prompt_entry,
+    [STATE_FIRST_FACTOR] = &state_first_factor_entry,
+    [STATE_USER_INFO] = &state_user_info_entry,
+    [STATE_SELECT_METHOD] = &state_select_method_entry,
+    [STATE_TOTP_PROMPT] = &state_totp_prompt_entry,
+    [STATE_TOTP_VERIFY] = &state_totp_verify_entry,
+    [STATE_DUO_PUSH] = &state_duo_push_entry,
+    [STATE_CONFIRM_SESSION] = &state_confirm_session_entry,
     [STATE_SUCCESS] = &state_success_entry,
     [STATE_FAILURE] = &state_failure_entry,
 };
@@ -22,6 +29,12 @@ static const char *const state_names[STATE_COUNT] = {
     [STATE_CHOOSE_FIRST_STEP] = "choose_first_step",
     [STATE_PASSWORD_PROMPT] = "password_prompt",
     [STATE_FIRST_FACTOR] = "first_factor",
+    [STATE_USER_INFO] = "user_info",
+    [STATE_SELECT_METHOD] = "select_method",
+    [STATE_TOTP_PROMPT] = "totp_prompt",
+    [STATE_TOTP_VERIFY] = "totp_verify",
+    [STATE_DUO_PUSH] = "duo_push",
+    [STATE_CONFIRM_SESSION] = "confirm_session",
     [STATE_DEVICE_AUTHORIZATION] = "device_authorization",
     [STATE_SUCCESS] = "success",
     [STATE_FAILURE] = "failure",
@@ -102,10 +115,40 @@ void machine_frame(struct session *session, const struct frame *frame)
 
 	if (is_terminal(session->state))
 		return;
+	if (frame->type == FRAME_REPLY || frame->type == FRAME_CONV_ERROR) {
+		if (!session->prompt_outstanding) {
+			machine_fail(session, RESULT_SERVICE_ERR,
+				     "the module answered a prompt that was never sent");
+			machine_run(session);
+			return;
+		}
+		session->prompt_outstanding = false;
+		/* A Duo user may press Enter after the push was approved: the
+		 * answer belongs to a state already left, and is dropped. */
+		if (session->prompt_owner != session->state) {
+			log_debug("dropping a late answer to the prompt of state %s",
+				  state_name(session->prompt_owner));
+			return;
+		}
+	}
 	if (entry->frame == NULL || entry->frame(session, frame) != 0)
 		machine_fail(session, RESULT_SERVICE_ERR,
 			     "unexpected %s frame from the module in state %s",
 			     frame_type_name(frame->type), entry->name);
+	machine_run(session);
+}
+
+void machine_http(struct session *session, const struct http_response *response)
+{
+	const struct state_entry *entry = state_table[session->state];
+
+	if (is_terminal(session->state))
+		return;
+	if (entry->http == NULL)
+		machine_fail(session, RESULT_SERVICE_ERR, "unexpected HTTP response in state %s",
+			     entry->name);
+	else
+		entry->http(session, response);
 	machine_run(session);
 }
 

@@ -9,17 +9,25 @@
 #ifndef PAM_AUTHELIA_MACHINE_H
 #define PAM_AUTHELIA_MACHINE_H
 
+#include "../engine/config.h"
 #include "../engine/log.h"
 #include "../protocol/frame.h"
 
 struct session;
+struct http_response;
 
 enum state_id {
 	STATE_RECEIVE_CONFIG,	    /* set-up frames from the shim */
 	STATE_CHOOSE_FIRST_STEP,    /* from auth-level and method-priority */
 	STATE_PASSWORD_PROMPT,	    /* ask the user for the Authelia password */
 	STATE_FIRST_FACTOR,	    /* POST /api/firstfactor */
-	STATE_DEVICE_AUTHORIZATION, /* OAuth2 device flow, when it leads method-priority */
+	STATE_USER_INFO,	    /* POST /api/user/info: the enrolled methods */
+	STATE_SELECT_METHOD,	    /* walk method-priority */
+	STATE_TOTP_PROMPT,	    /* ask for the code */
+	STATE_TOTP_VERIFY,	    /* POST /api/secondfactor/totp */
+	STATE_DUO_PUSH,		    /* POST /api/secondfactor/duo while the user approves */
+	STATE_CONFIRM_SESSION,	    /* GET /api/state: level and user name */
+	STATE_DEVICE_AUTHORIZATION, /* OAuth2 device flow */
 	STATE_SUCCESS,
 	STATE_FAILURE,
 	STATE_COUNT
@@ -41,11 +49,20 @@ struct state_entry {
 	void (*enter)(struct session *session);
 	/* Returns 0 when the frame was expected here; NULL: none is. */
 	int (*frame)(struct session *session, const struct frame *frame);
+	/* A response (or failure) to a request this state made. */
+	void (*http)(struct session *session, const struct http_response *response);
 };
 
 extern const struct state_entry state_receive_config_entry;
 extern const struct state_entry state_choose_first_step_entry;
 extern const struct state_entry state_password_prompt_entry;
+extern const struct state_entry state_first_factor_entry;
+extern const struct state_entry state_user_info_entry;
+extern const struct state_entry state_select_method_entry;
+extern const struct state_entry state_totp_prompt_entry;
+extern const struct state_entry state_totp_verify_entry;
+extern const struct state_entry state_duo_push_entry;
+extern const struct state_entry state_confirm_session_entry;
 extern const struct state_entry state_success_entry;
 extern const struct state_entry state_failure_entry;
 
@@ -65,9 +82,24 @@ void machine_run(struct session *session);
 
 /* Events from the loop. */
 void machine_frame(struct session *session, const struct frame *frame);
+void machine_http(struct session *session, const struct http_response *response);
 void machine_timeout(struct session *session);
 void machine_client_closed(struct session *session);
 void machine_signal(struct session *session, int signum);
 void machine_channel_malformed(struct session *session, const char *why);
+
+/* The user's enrolled methods, from /api/user/info. */
+struct user_info {
+	char method[16]; /* "totp", "webauthn", "mobile_push" or "" */
+	bool has_totp, has_webauthn, has_duo;
+};
+
+/*
+ * The second-factor decision (states/select_method.c), exposed for tests:
+ * walks the priority list and returns 0 with *chosen and the *entry that gave
+ * it, or -1 when no entry resolves to a method usable for this user.
+ */
+int method_select(const struct config *config, const struct user_info *info, enum method *chosen,
+		  enum method *entry);
 
 #endif

@@ -18,7 +18,7 @@ const struct state_entry state_password_prompt_entry = {
 
 static void password_prompt_enter(struct session *session)
 {
-	if (channel_send_text(session->channel, FRAME_PROMPT_ECHO_OFF, "Password: ") != 0)
+	if (session_prompt(session, FRAME_PROMPT_ECHO_OFF, "Password: ") != 0)
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the password prompt");
 }
 

@@ -75,6 +75,11 @@ static void receive_start(struct session *session)
 		return;
 	}
 	session_arm_timeout(session, session->config.timeout);
+	/* Connect (TCP + TLS) now, while the user is still typing. */
+	if (session_connect(session) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot start the HTTPS client");
+		return;
+	}
 	if (session->watch_fd >= 0) {
 		int fd = session->watch_fd;
 		session->watch_fd = -1;

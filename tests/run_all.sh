@@ -6,7 +6,7 @@
 #   unit-valgrind    the same, under valgrind memcheck
 #   binaries         exports and hardening of the two artifacts
 #   integration      real shim + real PAM: stand-in helper and real helper
-#   integration-asan the real-helper suite with the ASan/UBSan helper
+#   integration-asan the real-helper suites with the ASan/UBSan helper
 #   shim-valgrind    the shim suite with pam_test_app (and the shim) under valgrind
 #   fuzz             every libFuzzer target for FUZZ_SECONDS (default 10)
 set -u
@@ -59,7 +59,7 @@ suite unit-valgrind count_cmocka valgrind_units
 suite binaries count_summary tests/check_binaries.sh build/pam_authelia.so build/pam_authelia
 suite integration count_summary tests/run_integration.sh
 suite integration-asan count_summary env PAM_AUTHELIA_HELPER="$PWD/build/san/pam_authelia" \
-	tests/run_integration.sh tests/integration/test_helper.py
+	tests/run_integration.sh tests/integration/test_helper.py tests/integration/test_flows.py
 suite shim-valgrind count_summary env \
 	PAM_AUTHELIA_APP_PREFIX="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	tests/run_integration.sh tests/integration/test_shim.py

@@ -6,6 +6,8 @@ lines the helper (ident pam_authelia) and the shim (through pam_syslog) write.
 """
 import os
 import re
+import subprocess
+import threading
 import select
 import socket
 import stat
@@ -31,43 +33,63 @@ SYSLOG_LINE = re.compile(r"^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d ([^:\[]+)(?:\[(\
 
 
 class Syslog:
+    """Our /dev/log.  A thread drains it all the time: a Unix datagram socket
+    queues only 10 messages, and a sender whose receiver lags blocks in
+    syslog(3)."""
+
     def __init__(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         if os.path.exists("/dev/log"):
             os.unlink("/dev/log")
         self.sock.bind("/dev/log")
         os.chmod("/dev/log", 0o666)
+        self.lock = threading.Lock()
         self.lines = []
+        threading.Thread(target=self._drain, daemon=True).start()
 
-    def _pump(self, timeout=0.0):
-        while select.select([self.sock], [], [], timeout)[0]:
+    def _drain(self):
+        while True:
             data = self.sock.recv(65536).decode(errors="replace").rstrip("\n")
             m = SYSLOG_LINE.match(data)
             if m:
-                self.lines.append({"priority": int(m.group(1)), "ident": m.group(2),
-                                   "pid": m.group(3), "text": m.group(4)})
-            timeout = 0.0
+                with self.lock:
+                    self.lines.append({"priority": int(m.group(1)), "ident": m.group(2),
+                                       "pid": m.group(3), "text": m.group(4)})
+
+    def _settle(self):
+        """Waits until no line has arrived for 50 ms."""
+        count = -1
+        while True:
+            with self.lock:
+                if len(self.lines) == count:
+                    return
+                count = len(self.lines)
+            time.sleep(0.05)
 
     def clear(self):
-        self._pump()
-        self.lines = []
+        self._settle()
+        with self.lock:
+            self.lines = []
 
     def texts(self, ident="pam_authelia"):
-        self._pump(0.05)
-        return [l["text"] for l in self.lines if l["ident"] == ident]
+        self._settle()
+        with self.lock:
+            return [l["text"] for l in self.lines if l["ident"] == ident]
 
     def shim_texts(self):
         """Lines the shim wrote with pam_syslog from inside the application."""
-        self._pump(0.05)
+        self._settle()
         prefix = re.compile(r"^pam_authelia\([^)]*\): ")
-        return [prefix.sub("", l["text"]) for l in self.lines if l["ident"] != "pam_authelia"]
+        with self.lock:
+            return [prefix.sub("", l["text"]) for l in self.lines if l["ident"] != "pam_authelia"]
 
     def wait_for(self, needle, ident="pam_authelia", timeout=3.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self._pump(0.05)
-            if any(needle in l["text"] for l in self.lines if l["ident"] == ident):
-                return True
+            with self.lock:
+                if any(needle in l["text"] for l in self.lines if l["ident"] == ident):
+                    return True
+            time.sleep(0.01)
         return False
 
 
@@ -222,3 +244,63 @@ def wait_gone(pid, timeout):
             return time.monotonic() - start
         time.sleep(0.001)
     return None
+
+
+# --- the Authelia test double and its certificates ---------------------------
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_cert(d, name, san, ca=None):
+    """A key and certificate for san, signed by ca (a name in d) or self-signed."""
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-subj",
+             f"/CN={name}", "-out", f"{name}.csr", cwd=d)
+    (d / f"{name}.ext").write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n")
+    if ca is None:
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-signkey", f"{name}.key", "-days", "2",
+                 "-extfile", f"{name}.ext", "-out", f"{name}.pem", cwd=d)
+    else:
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out",
+                 f"{name}.pem", cwd=d)
+
+
+def _make_ca(d, name):
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-subj",
+             f"/CN={name}", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", f"{name}.pem", cwd=d)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A test CA, a server certificate for localhost/127.0.0.1 it signed, one for
+    another host, a self-signed one, and a second CA with its own localhost cert."""
+    d = tmp_path_factory.mktemp("certs")
+    d.chmod(0o755)
+    _make_ca(d, "ca")
+    _make_ca(d, "other-ca")
+    _make_cert(d, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
+    _make_cert(d, "wrong-host", "DNS:other.example", ca="ca")
+    _make_cert(d, "self-signed", "DNS:localhost,IP:127.0.0.1")
+    _make_cert(d, "other-ca-server", "DNS:localhost,IP:127.0.0.1", ca="other-ca")
+    for f in d.iterdir():
+        f.chmod(0o644)
+    return d
+
+
+@pytest.fixture(scope="session")
+def _authelia_server(certs):
+    from authelia_double import AutheliaDouble
+    double = AutheliaDouble(certs / "server.pem", certs / "server.key")
+    yield double
+    double.close()
+
+
+@pytest.fixture
+def authelia(_authelia_server):
+    """The double, reset for this test, with `url` and `args` for a PAM line."""
+    d = _authelia_server
+    d.reset()
+    d.url = f"https://localhost:{d.port}"
+    return d

@@ -11,7 +11,8 @@ import pytest
 
 from conftest import HELPER, process_alive, wait_gone
 
-BASE = f"binary={HELPER} url=https://auth.example.com"
+# Nothing listens on port 1: whatever reaches the network fails at once.
+BASE = f"binary={HELPER} url=https://127.0.0.1:1"
 LOG_AUTHPRIV = 10 << 3
 
 
@@ -44,7 +45,8 @@ def test_configuration_errors_fail_before_any_prompt(login, syslog, args, messag
 def test_log_lines_go_to_authpriv_with_ident_pam_authelia(login, syslog):
     login(f"{BASE} auth-level=3FA").result()
     assert syslog.texts()
-    line = next(l for l in syslog.lines if l["ident"] == "pam_authelia")
+    with syslog.lock:
+        line = next(l for l in syslog.lines if l["ident"] == "pam_authelia")
     assert line["priority"] == LOG_AUTHPRIV | 3  # authpriv.err
     assert line["pid"]
 
@@ -54,15 +56,16 @@ def test_password_prompt_then_first_factor(login, syslog):
     assert l.conv() == ("echo_off", "Password: ")
     l.answer("correct horse")
     name, _ = l.result()
-    # The HTTPS flows are not in this build yet: the login fails closed.
-    assert name == "PAM_SERVICE_ERR"
+    assert name == "PAM_AUTHINFO_UNAVAIL"  # nobody listens
     texts = syslog.texts()
-    assert 'state "first_factor" is not available in this build' in texts
     # (debug is known once the options are read, so the first transition is not logged)
     for line in ["state receive_config -> choose_first_step",
                  "state choose_first_step -> password_prompt",
                  "state password_prompt -> first_factor",
-                 'first step password_prompt (auth-level=1FA+2FA, first priority entry "user")']:
+                 'first step password_prompt (auth-level=1FA+2FA, first priority entry "user")',
+                 "POST https://127.0.0.1:1/api/firstfactor",
+                 'first factor for user "john" request failed: connection to 127.0.0.1:1 '
+                 "refused or unreachable"]:
         assert line in texts, texts
     assert not any("correct horse" in t for t in texts)
 
@@ -73,7 +76,7 @@ def test_debug_lines_only_with_debug(login, syslog):
     l.answer("pw")
     l.result()
     texts = syslog.texts()
-    assert 'state "first_factor" is not available in this build' in texts
+    assert any("refused or unreachable" in t for t in texts), texts
     assert not any(" -> " in t or t.startswith("login for user") for t in texts), texts
 
 
@@ -86,7 +89,7 @@ def test_levels_that_ask_for_the_password(login, level):
 def test_2fa_uses_the_stack_password_without_prompting(login, syslog):
     l = login(f"{BASE} auth-level=2FA debug", authtok="local-pw")
     name, _ = l.result()  # no further conversation message
-    assert name == "PAM_SERVICE_ERR"
+    assert name == "PAM_AUTHINFO_UNAVAIL"
     assert "state choose_first_step -> first_factor" in syslog.texts()
 
 

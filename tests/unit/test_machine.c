@@ -56,9 +56,8 @@ static void rig_close(struct rig *rig)
 {
 	int fd = STDIN_FILENO;
 
-	session_free(&rig->session);
 	event_free(rig->stop);
-	event_base_free(rig->base);
+	session_free_with_base(&rig->session, rig->base);
 	close(rig->shim);
 	for (int i = 0; i < 2; i++)
 		if (rig->client[i] >= 0)
@@ -144,7 +143,7 @@ static void assert_result(struct rig *rig, const char *result)
 
 static void test_setup_then_password_prompt(void **state)
 {
-	struct rig *rig = rig_started("url=https://auth.example.com debug");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1 debug");
 
 	(void)state;
 	rig_run(rig, 100);
@@ -162,15 +161,16 @@ static void test_setup_then_password_prompt(void **state)
 
 static void test_password_reply_moves_to_first_factor(void **state)
 {
-	struct rig *rig = rig_started("url=https://a debug");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1 debug");
 
 	(void)state;
 	rig_send(rig, FRAME_REPLY, "hunter2");
 	rig_run(rig, 500);
 	assert_logged("state password_prompt -> first_factor");
-	/* This build has no first_factor state yet: fail closed, and say so. */
-	assert_logged("state \"first_factor\" is not available in this build");
-	assert_result(rig, "service_err");
+	assert_logged("POST https://127.0.0.1:1/api/firstfactor");
+	assert_logged("first factor for user \"john\" request failed: connection to 127.0.0.1:1 "
+		      "refused or unreachable");
+	assert_result(rig, "authinfo_unavail");
 	assert_null(rig->session.password); /* wiped on the way out */
 	assert_false(unit_logged("hunter2"));
 	rig_close(rig);
@@ -178,7 +178,7 @@ static void test_password_reply_moves_to_first_factor(void **state)
 
 static void test_conversation_error_at_prompt(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 
 	(void)state;
 	rig_send(rig, FRAME_CONV_ERROR, "");
@@ -190,7 +190,7 @@ static void test_conversation_error_at_prompt(void **state)
 
 static void test_empty_password(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 
 	(void)state;
 	rig_send(rig, FRAME_REPLY, "");
@@ -208,7 +208,7 @@ struct bad_setup {
 
 static void send_option_first(struct rig *rig)
 {
-	rig_send(rig, FRAME_OPTION, "url=https://a");
+	rig_send(rig, FRAME_OPTION, "url=https://127.0.0.1:1");
 }
 static void send_wrong_version(struct rig *rig)
 {
@@ -216,7 +216,7 @@ static void send_wrong_version(struct rig *rig)
 }
 static void send_user_twice(struct rig *rig)
 {
-	rig_setup(rig, "url=https://a");
+	rig_setup(rig, "url=https://127.0.0.1:1");
 	rig_send(rig, FRAME_USER, "root");
 }
 static void send_bad_option(struct rig *rig)
@@ -226,7 +226,7 @@ static void send_bad_option(struct rig *rig)
 static void send_no_user(struct rig *rig)
 {
 	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
-	rig_send(rig, FRAME_OPTION, "url=https://a");
+	rig_send(rig, FRAME_OPTION, "url=https://127.0.0.1:1");
 	rig_send(rig, FRAME_START, "");
 }
 static void send_reply_during_setup(struct rig *rig)
@@ -245,28 +245,28 @@ static void send_garbage(struct rig *rig)
 }
 static void send_watch_not_a_socket(struct rig *rig)
 {
-	rig_setup(rig, "url=https://a");
+	rig_setup(rig, "url=https://127.0.0.1:1");
 	rig_send(rig, FRAME_WATCH_FD, "0"); /* below 3 */
 }
 static void send_watch_words(struct rig *rig)
 {
-	rig_setup(rig, "url=https://a");
+	rig_setup(rig, "url=https://127.0.0.1:1");
 	rig_send(rig, FRAME_WATCH_FD, "3x");
 }
 static void send_watch_closed_fd(struct rig *rig)
 {
-	rig_setup(rig, "url=https://a");
+	rig_setup(rig, "url=https://127.0.0.1:1");
 	rig_send(rig, FRAME_WATCH_FD, "1000");
 	rig_send(rig, FRAME_START, "");
 }
 static void send_bad_ca(struct rig *rig)
 {
-	rig_setup(rig, "url=https://a ca-cert=/nonexistent/ca.pem");
+	rig_setup(rig, "url=https://127.0.0.1:1 ca-cert=/nonexistent/ca.pem");
 	rig_send(rig, FRAME_START, "");
 }
 static void send_2fa_without_authtok(struct rig *rig)
 {
-	rig_setup(rig, "url=https://a auth-level=2FA");
+	rig_setup(rig, "url=https://127.0.0.1:1 auth-level=2FA");
 	rig_send(rig, FRAME_START, "");
 }
 
@@ -279,7 +279,7 @@ static const struct bad_setup bad_setups[] = {
     {"bad option", send_bad_option, "URL scheme must be https, got \"http\""},
     {"no user", send_no_user, "the module sent no user name"},
     {"reply during set-up", send_reply_during_setup,
-     "unexpected reply frame from the module in state receive_config"},
+     "the module answered a prompt that was never sent"},
     {"hello twice", send_hello_twice,
      "unexpected hello frame from the module in state receive_config"},
     {"garbage", send_garbage, "malformed frame from the module: unknown frame type"},
@@ -310,7 +310,7 @@ static void test_bad_setups_fail_closed(void **state)
 
 static void test_unexpected_frame_at_the_prompt(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 
 	(void)state;
 	rig_send(rig, FRAME_OPTION, "debug");
@@ -322,7 +322,7 @@ static void test_unexpected_frame_at_the_prompt(void **state)
 
 static void test_shim_going_away_ends_the_helper(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 	long ms;
 
 	(void)state;
@@ -353,7 +353,7 @@ static void test_eof_in_the_middle_of_a_frame(void **state)
 
 static void test_timeout_while_waiting_for_the_user(void **state)
 {
-	struct rig *rig = rig_started("url=https://a timeout=1");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1 timeout=1");
 	long ms;
 
 	(void)state;
@@ -388,7 +388,7 @@ static void test_client_disconnect(void **state)
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, rig->client), 0);
 	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a debug");
+	rig_setup(rig, "url=https://127.0.0.1:1 debug");
 	snprintf(fd, sizeof(fd), "%d", rig->client[1]);
 	rig_send(rig, FRAME_WATCH_FD, fd);
 	rig_send(rig, FRAME_START, "");
@@ -412,7 +412,7 @@ static void test_data_from_the_client_is_not_a_disconnect(void **state)
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, rig->client), 0);
 	machine_start(&rig->session);
-	rig_setup(rig, "url=https://a");
+	rig_setup(rig, "url=https://127.0.0.1:1");
 	snprintf(fd, sizeof(fd), "%d", rig->client[1]);
 	rig_send(rig, FRAME_WATCH_FD, fd);
 	rig_send(rig, FRAME_START, "");
@@ -433,7 +433,7 @@ static void raise_sigterm(evutil_socket_t fd, short what, void *arg)
 
 static void test_sigterm(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 	struct timeval soon = {0, 20000};
 
 	(void)state;
@@ -472,7 +472,8 @@ static void test_first_step_decisions(void **state)
 		struct rig *rig = rig_open();
 
 		print_message("  case: %s\n", cases[i].options);
-		snprintf(options, sizeof(options), "url=https://a debug %s", cases[i].options);
+		snprintf(options, sizeof(options), "url=https://127.0.0.1:1 debug %s",
+			 cases[i].options);
 		machine_start(&rig->session);
 		rig_setup(rig, options);
 		if (cases[i].authtok)
@@ -488,7 +489,7 @@ static void test_first_step_decisions(void **state)
 
 static void test_success_state_reports_success(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 
 	(void)state;
 	rig_run(rig, 50);
@@ -502,7 +503,7 @@ static void test_success_state_reports_success(void **state)
 
 static void test_first_failure_wins(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 
 	(void)state;
 	rig_run(rig, 50);
@@ -522,7 +523,7 @@ static void test_first_failure_wins(void **state)
 
 static void test_nothing_is_read_after_the_result(void **state)
 {
-	struct rig *rig = rig_started("url=https://a");
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
 
 	(void)state;
 	rig_send(rig, FRAME_CONV_ERROR, "");

@@ -1,0 +1,104 @@
+/*
+ * authelia_api.c -- reading Authelia's responses (see authelia_api.h).
+ */
+#include "authelia_api.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Copies a server-provided text for a log line: printable ASCII, 64 bytes. */
+static const char *printable(const char *text, char out[72])
+{
+	size_t n = 0;
+
+	for (; text[n] != '\0' && n < 64; n++) {
+		unsigned char c = (unsigned char)text[n];
+		out[n] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+	}
+	out[n] = '\0';
+	return out;
+}
+
+enum auth_result authelia_reply_read(const struct http_response *response, const char *what,
+				     struct authelia_reply *reply,
+				     char reason[AUTHELIA_REASON_SIZE])
+{
+	char err[JSON_ERROR_SIZE], shown[72];
+	const char *status_field = NULL;
+	int status = response->status;
+	yajl_val root = NULL;
+
+	memset(reply, 0, sizeof(*reply));
+	if (response->error != NULL) {
+		log_debug("response failed: %s", response->error);
+		snprintf(reason, AUTHELIA_REASON_SIZE, "%s request failed: %s", what,
+			 response->error);
+		return RESULT_AUTHINFO_UNAVAIL;
+	}
+	/* Errors come as JSON KO bodies or as text/plain ("403 Forbidden"). */
+	root = json_parse(response->body, response->body_len, err);
+	if (root != NULL && json_get_string(root, "status", "status", &status_field, err) < 0) {
+		json_free(root);
+		root = NULL;
+		status_field = NULL;
+	}
+	if (status_field != NULL)
+		log_debug("response status=%d status_field=\"%s\"", status,
+			  printable(status_field, shown));
+	else
+		log_debug("response status=%d", status);
+
+	if (status >= 300 && status < 400) {
+		snprintf(reason, AUTHELIA_REASON_SIZE,
+			 "%s: unexpected redirect (response status=%d); is url Authelia's own URL?",
+			 what, status);
+		goto unavailable;
+	}
+	if (status >= 500 || status < 200) {
+		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: Authelia failed (response status=%d)",
+			 what, status);
+		goto unavailable;
+	}
+	if (status == 429) {
+		snprintf(reason, AUTHELIA_REASON_SIZE,
+			 "%s rate limited by Authelia (response status=429)", what);
+		goto refused;
+	}
+	if (status != 200) {
+		snprintf(reason, AUTHELIA_REASON_SIZE, "%s refused (response status=%d)", what,
+			 status);
+		goto refused;
+	}
+	if (root == NULL || status_field == NULL) {
+		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: malformed response: %s", what,
+			 root == NULL ? err : "no status field");
+		goto unavailable;
+	}
+	if (strcmp(status_field, "OK") != 0) {
+		snprintf(reason, AUTHELIA_REASON_SIZE,
+			 "%s refused (response status=200 status_field=\"%s\")", what,
+			 printable(status_field, shown));
+		goto refused;
+	}
+	reply->root = root;
+	if (json_get_object(root, "data", "data", &reply->data, err) < 0) {
+		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: malformed response: %s", what, err);
+		authelia_reply_free(reply);
+		return RESULT_AUTHINFO_UNAVAIL;
+	}
+	return RESULT_SUCCESS;
+
+refused:
+	json_free(root);
+	return RESULT_AUTH_ERR;
+unavailable:
+	json_free(root);
+	return RESULT_AUTHINFO_UNAVAIL;
+}
+
+void authelia_reply_free(struct authelia_reply *reply)
+{
+	json_free(reply->root);
+	reply->root = reply->data = NULL;
+}

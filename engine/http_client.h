@@ -1,0 +1,72 @@
+/*
+ * http_client.h -- the helper's HTTPS client: libevent's evhttp over
+ * bufferevent_openssl, one keep-alive connection per login (reconnecting, and
+ * verifying again, only when the server closes it), requests queued on it in
+ * order.  Every request carries Host, User-Agent and, when PAM_RHOST is known,
+ * X-Forwarded-For; the session cookie named by cookie-name is kept from every
+ * response and sent back.  Deadlines are our own timers: evhttp's timeout only
+ * measures inactivity.
+ */
+#ifndef PAM_AUTHELIA_HTTP_CLIENT_H
+#define PAM_AUTHELIA_HTTP_CLIENT_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+#define HTTP_MAX_BODY		(64 * 1024)
+#define HTTP_MAX_HEADERS	(16 * 1024)
+#define HTTP_REQUEST_TIMEOUT_MS 30000
+#define HTTP_ERROR_SIZE		256
+
+/* What a request is for, so the state receiving the response knows. */
+enum http_purpose {
+	HTTP_WARM_UP, /* GET /api/health, sent first to connect while the user types */
+	HTTP_FIRST_FACTOR,
+	HTTP_USER_INFO,
+	HTTP_TOTP,
+	HTTP_DUO,
+	HTTP_STATE,
+};
+
+struct http_response {
+	enum http_purpose purpose;
+	int status;	   /* the HTTP status; 0 when error is set */
+	const char *error; /* why no response arrived (connection, TLS, timeout) */
+	const char *body;
+	size_t body_len;
+};
+
+typedef void (*http_response_cb)(const struct http_response *response, void *arg);
+
+struct http_client;
+
+struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
+				    const struct config *config, const char *rhost,
+				    http_response_cb callback, void *arg,
+				    char err[HTTP_ERROR_SIZE]);
+void http_client_free(struct http_client *client);
+
+/*
+ * Queues a request: GET when body is NULL, else POST with a JSON body.  The
+ * response (or failure) arrives through the callback, never from inside this
+ * call.  timeout_ms of 0 means no deadline of its own (the whole-exchange
+ * timeout still applies): a Duo push waits for the user.
+ */
+int http_client_request(struct http_client *client, enum http_purpose purpose, const char *path,
+			const char *body, size_t body_len, unsigned timeout_ms);
+/* Cancels every request; no callback follows. */
+void http_client_cancel_all(struct http_client *client);
+bool http_client_busy(const struct http_client *client);
+
+/*
+ * Reads one Set-Cookie header: 0 with the value (len 0: deleted) when it sets
+ * the cookie called name, 1 when it sets another, -1 when the value has bytes
+ * a cookie may not have (it would go back into our Cookie header verbatim).
+ */
+int http_cookie_parse(const char *header, const char *name, const char **value, size_t *len);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * json.c -- strict JSON reading and writing on yajl (see json.h).
+ */
+#include "json.h"
+#include "secure_alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+static const char *json_type_name(yajl_val v)
+{
+	if (YAJL_IS_STRING(v))
+		return "a string";
+	if (YAJL_IS_NUMBER(v))
+		return "a number";
+	if (YAJL_IS_OBJECT(v))
+		return "an object";
+	if (YAJL_IS_ARRAY(v))
+		return "an array";
+	if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+		return "a boolean";
+	return "null";
+}
+
+/* Rejects objects with a repeated key anywhere in the tree: which one wins
+ * would be a guess, and {"status":"KO","status":"OK"} must not pass. */
+static int json_has_duplicate_keys(yajl_val v)
+{
+	if (YAJL_IS_OBJECT(v)) {
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(v->u.object.keys[i], v->u.object.keys[j]) == 0)
+					return 1;
+			if (json_has_duplicate_keys(v->u.object.values[i]))
+				return 1;
+		}
+	} else if (YAJL_IS_ARRAY(v)) {
+		for (size_t i = 0; i < v->u.array.len; i++)
+			if (json_has_duplicate_keys(v->u.array.values[i]))
+				return 1;
+	}
+	return 0;
+}
+
+yajl_val json_parse(const char *text, size_t len, char err[JSON_ERROR_SIZE])
+{
+	char *copy, yerr[128] = "";
+	yajl_val root;
+
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: NUL byte");
+		return NULL;
+	}
+	copy = secret_dup(text, len); /* yajl_tree_parse wants a C string */
+	if (copy == NULL) {
+		snprintf(err, JSON_ERROR_SIZE, "out of memory");
+		return NULL;
+	}
+	root = yajl_tree_parse(copy, yerr, sizeof(yerr));
+	secret_free(&copy);
+	if (root == NULL) {
+		yerr[strcspn(yerr, "\n")] = '\0';
+		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: %s",
+			 yerr[0] ? yerr : "parse error");
+		return NULL;
+	}
+	if (!YAJL_IS_OBJECT(root)) {
+		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: %s, not an object",
+			 json_type_name(root));
+		json_free(root);
+		return NULL;
+	}
+	if (json_has_duplicate_keys(root)) {
+		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: repeated key");
+		json_free(root);
+		return NULL;
+	}
+	return root;
+}
+
+static void json_wipe(yajl_val v)
+{
+	if (v == NULL)
+		return;
+	if (YAJL_IS_STRING(v) && v->u.string != NULL) {
+		explicit_bzero(v->u.string, strlen(v->u.string));
+	} else if (YAJL_IS_NUMBER(v) && v->u.number.r != NULL) {
+		explicit_bzero(v->u.number.r, strlen(v->u.number.r));
+	} else if (YAJL_IS_OBJECT(v)) {
+		for (size_t i = 0; i < v->u.object.len; i++) {
+			char *key = (char *)v->u.object.keys[i];
+			explicit_bzero(key, strlen(key));
+			json_wipe(v->u.object.values[i]);
+		}
+	} else if (YAJL_IS_ARRAY(v)) {
+		for (size_t i = 0; i < v->u.array.len; i++)
+			json_wipe(v->u.array.values[i]);
+	}
+}
+
+void json_free(yajl_val root)
+{
+	json_wipe(root);
+	yajl_tree_free(root);
+}
+
+yajl_val json_member(yajl_val object, const char *key)
+{
+	if (object == NULL || !YAJL_IS_OBJECT(object))
+		return NULL;
+	for (size_t i = 0; i < object->u.object.len; i++)
+		if (strcmp(object->u.object.keys[i], key) == 0)
+			return object->u.object.values[i];
+	return NULL;
+}
+
+static int json_wrong_type(yajl_val v, const char *path, const char *want,
+			   char err[JSON_ERROR_SIZE])
+{
+	snprintf(err, JSON_ERROR_SIZE, "field %s is %s, not %s", path, json_type_name(v), want);
+	return -1;
+}
+
+int json_get_string(yajl_val object, const char *key, const char *path, const char **out,
+		    char err[JSON_ERROR_SIZE])
+{
+	yajl_val v = json_member(object, key);
+
+	if (v == NULL)
+		return 1;
+	if (!YAJL_IS_STRING(v))
+		return json_wrong_type(v, path, "a string", err);
+	*out = v->u.string;
+	return 0;
+}
+
+int json_get_bool(yajl_val object, const char *key, const char *path, bool *out,
+		  char err[JSON_ERROR_SIZE])
+{
+	yajl_val v = json_member(object, key);
+
+	if (v == NULL)
+		return 1;
+	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+		return json_wrong_type(v, path, "a boolean", err);
+	*out = YAJL_IS_TRUE(v);
+	return 0;
+}
+
+int json_get_integer(yajl_val object, const char *key, const char *path, long long *out,
+		     char err[JSON_ERROR_SIZE])
+{
+	yajl_val v = json_member(object, key);
+
+	if (v == NULL)
+		return 1;
+	if (!YAJL_IS_INTEGER(v))
+		return json_wrong_type(v, path, "an integer", err);
+	*out = v->u.number.i;
+	return 0;
+}
+
+int json_get_object(yajl_val object, const char *key, const char *path, yajl_val *out,
+		    char err[JSON_ERROR_SIZE])
+{
+	yajl_val v = json_member(object, key);
+
+	if (v == NULL)
+		return 1;
+	if (!YAJL_IS_OBJECT(v))
+		return json_wrong_type(v, path, "an object", err);
+	*out = v;
+	return 0;
+}
+
+static void *json_gen_malloc(void *ctx, size_t size)
+{
+	(void)ctx;
+	return secure_malloc(size);
+}
+
+static void *json_gen_realloc(void *ctx, void *ptr, size_t size)
+{
+	(void)ctx;
+	return secure_realloc(ptr, size);
+}
+
+static void json_gen_free(void *ctx, void *ptr)
+{
+	(void)ctx;
+	secure_free(ptr);
+}
+
+char *json_object_of_strings(const char *const *pairs, size_t *len)
+{
+	static yajl_alloc_funcs wiping = {json_gen_malloc, json_gen_realloc, json_gen_free, NULL};
+	yajl_gen gen = yajl_gen_alloc(&wiping);
+	const unsigned char *buf;
+	char *out = NULL;
+	size_t n;
+	int ok;
+
+	if (gen == NULL)
+		return NULL;
+	/* Strings from users are checked, so the server never gets broken UTF-8. */
+	yajl_gen_config(gen, yajl_gen_validate_utf8, 1);
+	ok = yajl_gen_map_open(gen) == yajl_gen_status_ok;
+	for (size_t i = 0; ok && pairs[i] != NULL; i += 2) {
+		ok = yajl_gen_string(gen, (const unsigned char *)pairs[i], strlen(pairs[i])) ==
+			 yajl_gen_status_ok &&
+		     yajl_gen_string(gen, (const unsigned char *)pairs[i + 1],
+				     strlen(pairs[i + 1])) == yajl_gen_status_ok;
+	}
+	if (ok && yajl_gen_map_close(gen) == yajl_gen_status_ok &&
+	    yajl_gen_get_buf(gen, &buf, &n) == yajl_gen_status_ok) {
+		out = secret_dup((const char *)buf, n);
+		*len = n;
+	}
+	yajl_gen_free(gen); /* its buffer goes through json_gen_free: wiped */
+	return out;
+}

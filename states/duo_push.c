@@ -1,0 +1,81 @@
+/*
+ * duo_push.c -- POST /api/secondfactor/duo {}, which blocks until the user
+ * answers the push (a minute or more), while the user is told, in a prompt,
+ * to approve it: sshd holds a lone info message back until the next prompt,
+ * so the user would see nothing while waiting.  The request has no deadline of
+ * its own; the whole-exchange timeout, a disconnect or SIGTERM cancel it.
+ *
+ * Authelia answers 200 "OK" with data.result ("enroll", "deny", "auth") when
+ * no second factor happened; only 200 "OK" without data.result is an approval.
+ * Pressing Enter early changes nothing: the push decides.
+ */
+#include "machine.h"
+#include "../engine/authelia_api.h"
+#include "../engine/session.h"
+
+#include <stdio.h>
+
+#define DUO_PROMPT "Approve the Duo push sent to your phone, then press Enter: "
+
+static void duo_push_enter(struct session *session);
+static int duo_push_frame(struct session *session, const struct frame *frame);
+static void duo_push_http(struct session *session, const struct http_response *response);
+
+const struct state_entry state_duo_push_entry = {
+    .name = "duo_push",
+    .waits_for = WAIT_USER,
+    .enter = duo_push_enter,
+    .frame = duo_push_frame,
+    .http = duo_push_http,
+};
+
+static void duo_push_enter(struct session *session)
+{
+	/* A missing body is a parse error for Authelia (401): send {}. */
+	if (http_client_request(session->http, HTTP_DUO, AUTHELIA_DUO, "{}", 2, 0) != 0 ||
+	    session_prompt(session, FRAME_PROMPT_ECHO_ON, DUO_PROMPT) != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot start the Duo push");
+}
+
+static int duo_push_frame(struct session *session, const struct frame *frame)
+{
+	if (frame->type == FRAME_CONV_ERROR) {
+		machine_fail(session, RESULT_CONV_ERR, "conversation failed during the Duo push");
+		return 0;
+	}
+	if (frame->type != FRAME_REPLY)
+		return -1;
+	log_debug("Enter pressed; still waiting for the Duo push");
+	return 0;
+}
+
+static void duo_push_http(struct session *session, const struct http_response *response)
+{
+	struct authelia_reply reply;
+	char reason[AUTHELIA_REASON_SIZE], err[JSON_ERROR_SIZE], shown[24];
+	enum auth_result result = authelia_reply_read(response, "Duo push", &reply, reason);
+	const char *outcome = NULL;
+	int rc;
+
+	if (result != RESULT_SUCCESS) {
+		machine_fail(session, result, "%s", reason);
+		return;
+	}
+	rc = json_get_string(reply.data, "result", "data.result", &outcome, err);
+	if (rc == 0) {
+		snprintf(shown, sizeof(shown), "%.16s", outcome);
+		authelia_reply_free(&reply);
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "Duo push not completed: Authelia answered result \"%s\" without a "
+			     "second factor",
+			     shown);
+		return;
+	}
+	authelia_reply_free(&reply);
+	if (rc < 0) {
+		machine_fail(session, RESULT_AUTH_ERR, "Duo push: unexpected answer: %s", err);
+		return;
+	}
+	session->required_level = 2;
+	machine_goto(session, STATE_CONFIRM_SESSION);
+}

@@ -1,0 +1,48 @@
+/*
+ * totp_verify.c -- POST /api/secondfactor/totp {"token"}.  Authelia answers a
+ * wrong or replayed code with 403, a rate limit with 429.
+ */
+#include "machine.h"
+#include "../engine/authelia_api.h"
+#include "../engine/secure_alloc.h"
+#include "../engine/session.h"
+
+static void totp_verify_enter(struct session *session);
+static void totp_verify_http(struct session *session, const struct http_response *response);
+
+const struct state_entry state_totp_verify_entry = {
+    .name = "totp_verify",
+    .waits_for = WAIT_SERVER,
+    .enter = totp_verify_enter,
+    .http = totp_verify_http,
+};
+
+static void totp_verify_enter(struct session *session)
+{
+	const char *pairs[] = {"token", session->totp_code, NULL};
+	size_t len = 0;
+	char *body = json_object_of_strings(pairs, &len);
+	int rc = body ? http_client_request(session->http, HTTP_TOTP, AUTHELIA_TOTP, body, len,
+					    HTTP_REQUEST_TIMEOUT_MS)
+		      : -1;
+
+	secret_free(&body);
+	secret_free(&session->totp_code);
+	if (rc != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the TOTP request");
+}
+
+static void totp_verify_http(struct session *session, const struct http_response *response)
+{
+	struct authelia_reply reply;
+	char reason[AUTHELIA_REASON_SIZE];
+	enum auth_result result = authelia_reply_read(response, "TOTP", &reply, reason);
+
+	if (result != RESULT_SUCCESS) {
+		machine_fail(session, result, "%s", reason);
+		return;
+	}
+	authelia_reply_free(&reply);
+	session->required_level = 2;
+	machine_goto(session, STATE_CONFIRM_SESSION);
+}

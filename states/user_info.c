@@ -1,0 +1,81 @@
+/*
+ * user_info.c -- reads which second factors the user has enrolled.  POST, not
+ * GET: GET reports nothing enrolled for users who never opened the portal
+ * (they have no preferences row yet; POST creates it).  The has_* flags are
+ * what counts: POST may set method to "totp" for a user without TOTP.
+ */
+#include "machine.h"
+#include "../engine/authelia_api.h"
+#include "../engine/session.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void user_info_enter(struct session *session);
+static void user_info_http(struct session *session, const struct http_response *response);
+
+const struct state_entry state_user_info_entry = {
+    .name = "user_info",
+    .waits_for = WAIT_SERVER,
+    .enter = user_info_enter,
+    .http = user_info_http,
+};
+
+static void user_info_enter(struct session *session)
+{
+	if (http_client_request(session->http, HTTP_USER_INFO, AUTHELIA_USER_INFO, "", 0,
+				HTTP_REQUEST_TIMEOUT_MS) != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the user info request");
+}
+
+/* Every field is required and must have its type. */
+static int user_info_read(yajl_val data, struct user_info *info, char err[JSON_ERROR_SIZE])
+{
+	const char *method = NULL;
+	int rc;
+
+	if (data == NULL) {
+		snprintf(err, JSON_ERROR_SIZE, "no data");
+		return -1;
+	}
+	if ((rc = json_get_string(data, "method", "data.method", &method, err)) != 0 ||
+	    (rc = json_get_bool(data, "has_totp", "data.has_totp", &info->has_totp, err)) != 0 ||
+	    (rc = json_get_bool(data, "has_webauthn", "data.has_webauthn", &info->has_webauthn,
+				err)) != 0 ||
+	    (rc = json_get_bool(data, "has_duo", "data.has_duo", &info->has_duo, err)) != 0) {
+		if (rc > 0)
+			snprintf(err, JSON_ERROR_SIZE, "a has_* or method field is missing");
+		return -1;
+	}
+	if (strcmp(method, "totp") != 0 && strcmp(method, "webauthn") != 0 &&
+	    strcmp(method, "mobile_push") != 0 && method[0] != '\0') {
+		snprintf(err, JSON_ERROR_SIZE, "unknown data.method");
+		return -1;
+	}
+	snprintf(info->method, sizeof(info->method), "%s", method);
+	return 0;
+}
+
+static void user_info_http(struct session *session, const struct http_response *response)
+{
+	struct authelia_reply reply;
+	char reason[AUTHELIA_REASON_SIZE], err[JSON_ERROR_SIZE];
+	enum auth_result result = authelia_reply_read(response, "user info", &reply, reason);
+	struct user_info *info = &session->user_info;
+
+	if (result != RESULT_SUCCESS) {
+		machine_fail(session, result, "%s", reason);
+		return;
+	}
+	if (user_info_read(reply.data, info, err) != 0) {
+		authelia_reply_free(&reply);
+		machine_fail(session, RESULT_AUTHINFO_UNAVAIL, "user info: malformed response: %s",
+			     err);
+		return;
+	}
+	authelia_reply_free(&reply);
+	log_debug("user info method=\"%s\" has_totp=%s has_webauthn=%s has_duo=%s", info->method,
+		  info->has_totp ? "true" : "false", info->has_webauthn ? "true" : "false",
+		  info->has_duo ? "true" : "false");
+	machine_goto(session, STATE_SELECT_METHOD);
+}

@@ -1,0 +1,224 @@
+/*
+ * test_authelia.c -- the pieces of the HTTPS flows that need no server: strict
+ * JSON, the Set-Cookie parser, how every kind of answer is classified, and the
+ * second-factor method selection.
+ */
+#include "unit.h"
+
+#include "../../engine/authelia_api.h"
+#include "../../engine/secure_alloc.h"
+#include "../../states/machine.h"
+
+static void test_json_is_strict(void **state)
+{
+	char err[JSON_ERROR_SIZE];
+	const char *s;
+	bool b;
+	long long n;
+	yajl_val root;
+
+	(void)state;
+	assert_null(json_parse("[1]", 3, err));
+	assert_string_equal(err, "malformed JSON: an array, not an object");
+	assert_null(json_parse("{\"a\":1,\"a\":2}", 13, err));
+	assert_string_equal(err, "malformed JSON: repeated key");
+	assert_null(json_parse("{\"a\":{\"b\":1,\"b\":1}}", 19, err));
+	assert_null(json_parse("{\"a\":\"x\0\"}", 10, err));
+	assert_string_equal(err, "malformed JSON: NUL byte");
+	assert_null(json_parse("{\"a\":", 5, err));
+	root = json_parse("{\"s\":\"v\",\"b\":true,\"n\":2,\"o\":{},\"x\":null}", 40, err);
+	assert_non_null(root);
+	assert_int_equal(json_get_string(root, "s", "s", &s, err), 0);
+	assert_string_equal(s, "v");
+	assert_int_equal(json_get_bool(root, "b", "b", &b, err), 0);
+	assert_true(b);
+	assert_int_equal(json_get_integer(root, "n", "n", &n, err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(json_get_string(root, "missing", "missing", &s, err), 1);
+	assert_int_equal(json_get_bool(root, "s", "data.s", &b, err), -1);
+	assert_string_equal(err, "field data.s is a string, not a boolean");
+	assert_int_equal(json_get_string(root, "x", "x", &s, err), -1);
+	assert_string_equal(err, "field x is null, not a string");
+	assert_int_equal(json_get_integer(root, "b", "b", &n, err), -1);
+	json_free(root);
+}
+
+static void test_json_generation(void **state)
+{
+	const char *pairs[] = {"username", "jo\"hn", "password", "p\\w\n", NULL};
+	const char *bad[] = {"username", "\xff\xfe", NULL};
+	size_t len = 0;
+	char *body = json_object_of_strings(pairs, &len);
+
+	(void)state;
+	assert_non_null(body);
+	assert_string_equal(body, "{\"username\":\"jo\\\"hn\",\"password\":\"p\\\\w\\n\"}");
+	assert_int_equal(len, strlen(body));
+	secret_free(&body);
+	assert_null(body);
+	assert_null(json_object_of_strings(bad, &len)); /* invalid UTF-8 is refused */
+}
+
+static void test_cookie_parser(void **state)
+{
+	const char *v;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(http_cookie_parse("authelia_session=Ab%#!^*$-_9; expires=x; path=/",
+					   "authelia_session", &v, &n),
+			 0);
+	assert_int_equal(n, 11);
+	assert_memory_equal(v, "Ab%#!^*$-_9", 11);
+	assert_int_equal(
+	    http_cookie_parse("authelia_session=; expires=x", "authelia_session", &v, &n), 0);
+	assert_int_equal(n, 0); /* deleted */
+	assert_int_equal(http_cookie_parse("other=1", "authelia_session", &v, &n), 1);
+	assert_int_equal(http_cookie_parse("authelia_sessionx=1", "authelia_session", &v, &n), 1);
+	assert_int_equal(http_cookie_parse("authelia_session", "authelia_session", &v, &n), 1);
+	assert_int_equal(http_cookie_parse("authelia_session=a b", "authelia_session", &v, &n), -1);
+	assert_int_equal(http_cookie_parse("authelia_session=a\"b", "authelia_session", &v, &n),
+			 -1);
+	assert_int_equal(http_cookie_parse("authelia_session=\x7f", "authelia_session", &v, &n),
+			 -1);
+}
+
+static enum auth_result classify(int status, const char *body, char reason[AUTHELIA_REASON_SIZE])
+{
+	struct http_response r = {.status = status, .body = body, .body_len = strlen(body)};
+	struct authelia_reply reply;
+	enum auth_result result = authelia_reply_read(&r, "TOTP", &reply, reason);
+
+	if (result == RESULT_SUCCESS)
+		authelia_reply_free(&reply);
+	return result;
+}
+
+static void test_answers_are_classified(void **state)
+{
+	static const struct {
+		int status;
+		const char *body;
+		enum auth_result result;
+		const char *reason;
+	} cases[] = {
+	    {200, "{\"status\":\"OK\"}", RESULT_SUCCESS, ""},
+	    {200, "{\"status\":\"OK\",\"data\":{}}", RESULT_SUCCESS, ""},
+	    {200, "{\"status\":\"KO\",\"message\":\"Operation failed.\"}", RESULT_AUTH_ERR,
+	     "TOTP refused (response status=200 status_field=\"KO\")"},
+	    {403, "403 Forbidden", RESULT_AUTH_ERR, "TOTP refused (response status=403)"},
+	    {401, "{\"status\":\"KO\"}", RESULT_AUTH_ERR, "TOTP refused (response status=401)"},
+	    {400, "{\"status\":\"KO\"}", RESULT_AUTH_ERR, "TOTP refused (response status=400)"},
+	    {429, "{\"status\":\"KO\",\"message\":\"Too Many Requests\"}", RESULT_AUTH_ERR,
+	     "TOTP rate limited by Authelia (response status=429)"},
+	    {302, "", RESULT_AUTHINFO_UNAVAIL,
+	     "TOTP: unexpected redirect (response status=302); is url Authelia's own URL?"},
+	    {500, "", RESULT_AUTHINFO_UNAVAIL, "TOTP: Authelia failed (response status=500)"},
+	    {204, "", RESULT_AUTH_ERR, "TOTP refused (response status=204)"},
+	    {200, "OK", RESULT_AUTHINFO_UNAVAIL, "TOTP: malformed response: malformed JSON"},
+	    {200, "{\"message\":\"x\"}", RESULT_AUTHINFO_UNAVAIL,
+	     "TOTP: malformed response: no status field"},
+	    {200, "{\"status\":\"OK\",\"data\":\"x\"}", RESULT_AUTHINFO_UNAVAIL,
+	     "TOTP: malformed response: field data is a string, not an object"},
+	};
+	char reason[AUTHELIA_REASON_SIZE];
+	struct http_response failed = {.error = "connection to a:443 refused or unreachable"};
+	struct authelia_reply reply;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reason[0] = '\0';
+		print_message("  case: %d %s\n", cases[i].status, cases[i].body);
+		assert_int_equal(classify(cases[i].status, cases[i].body, reason), cases[i].result);
+		assert_non_null(strstr(reason, cases[i].reason));
+	}
+	assert_int_equal(authelia_reply_read(&failed, "TOTP", &reply, reason),
+			 RESULT_AUTHINFO_UNAVAIL);
+	assert_string_equal(reason,
+			    "TOTP request failed: connection to a:443 refused or unreachable");
+}
+
+static struct config config;
+
+static int select_with(const char *priority, const char *client_id, struct user_info info,
+		       enum method *chosen, enum method *entry)
+{
+	char err[OPTION_ERROR_SIZE], arg[128];
+
+	config_free(&config);
+	config_init(&config);
+	config_apply(&config, "url=https://a", err);
+	if (priority) {
+		snprintf(arg, sizeof(arg), "method-priority=%s", priority);
+		assert_int_equal(config_apply(&config, arg, err), 0);
+	}
+	if (client_id)
+		config_apply(&config, "oauth2-client-id=c", err);
+	assert_int_equal(config_finish(&config, err), 0);
+	return method_select(&config, &info, chosen, entry);
+}
+
+static void test_method_selection(void **state)
+{
+	static const struct {
+		const char *priority;
+		const char *client_id;
+		struct user_info info;
+		int rc;
+		enum method chosen, entry;
+	} cases[] = {
+	    {NULL, NULL, {"totp", true, false, false}, 0, METHOD_TOTP, METHOD_USER},
+	    {NULL, NULL, {"webauthn", true, true, true}, 0, METHOD_TOTP, METHOD_USER},
+	    {NULL, NULL, {"webauthn", false, true, true}, 0, METHOD_MOBILE_PUSH, METHOD_USER},
+	    {NULL,
+	     "c",
+	     {"webauthn", false, true, false},
+	     0,
+	     METHOD_DEVICE_AUTHORIZATION,
+	     METHOD_USER},
+	    {NULL, NULL, {"webauthn", false, true, false}, -1, 0, 0},
+	    {NULL, NULL, {"", false, false, false}, -1, 0, 0},
+	    {NULL, NULL, {"mobile_push", true, false, false}, 0, METHOD_MOBILE_PUSH, METHOD_USER},
+	    {NULL, NULL, {"totp", false, false, true}, 0, METHOD_MOBILE_PUSH, METHOD_USER},
+	    {"totp", NULL, {"mobile_push", false, false, true}, -1, 0, 0},
+	    {"totp,mobile_push,user",
+	     NULL,
+	     {"totp", false, false, true},
+	     0,
+	     METHOD_MOBILE_PUSH,
+	     METHOD_MOBILE_PUSH},
+	    {"device_authorization,user",
+	     "c",
+	     {"totp", true, false, false},
+	     0,
+	     METHOD_DEVICE_AUTHORIZATION,
+	     METHOD_DEVICE_AUTHORIZATION},
+	    {"mobile_push,totp", NULL, {"totp", true, false, false}, 0, METHOD_TOTP, METHOD_TOTP},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum method chosen = 0, entry = 0;
+		int rc = select_with(cases[i].priority, cases[i].client_id, cases[i].info, &chosen,
+				     &entry);
+
+		print_message("  case %zu\n", i);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 0) {
+			assert_int_equal(chosen, cases[i].chosen);
+			assert_int_equal(entry, cases[i].entry);
+		}
+	}
+	config_free(&config);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_json_is_strict),   cmocka_unit_test(test_json_generation),
+	    cmocka_unit_test(test_cookie_parser),    cmocka_unit_test(test_answers_are_classified),
+	    cmocka_unit_test(test_method_selection),
+	};
+	unit_log_capture();
+	return cmocka_run_group_tests_name("authelia api", tests, NULL, NULL);
+}
