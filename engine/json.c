@@ -116,63 +116,82 @@ yajl_val json_member(yajl_val object, const char *key)
 	return NULL;
 }
 
-static int json_wrong_type(yajl_val v, const char *path, const char *want,
-			   char err[JSON_ERROR_SIZE])
+/* The member key of object when it has the type is_type accepts: 0 with *out,
+ * 1 when absent, -1 with err when of another type. */
+static int json_typed_member(yajl_val object, const char *key, const char *path,
+			     int (*is_type)(yajl_val), const char *want, yajl_val *out,
+			     char err[JSON_ERROR_SIZE])
 {
-	snprintf(err, JSON_ERROR_SIZE, "field %s is %s, not %s", path, json_type_name(v), want);
-	return -1;
+	yajl_val v = json_member(object, key);
+
+	if (v == NULL)
+		return 1;
+	if (!is_type(v)) {
+		snprintf(err, JSON_ERROR_SIZE, "field %s is %s, not %s", path, json_type_name(v),
+			 want);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int json_is_string(yajl_val v)
+{
+	return YAJL_IS_STRING(v);
+}
+
+static int json_is_bool(yajl_val v)
+{
+	return YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v);
+}
+
+static int json_is_integer(yajl_val v)
+{
+	return YAJL_IS_INTEGER(v);
+}
+
+static int json_is_object(yajl_val v)
+{
+	return YAJL_IS_OBJECT(v);
 }
 
 int json_get_string(yajl_val object, const char *key, const char *path, const char **out,
 		    char err[JSON_ERROR_SIZE])
 {
-	yajl_val v = json_member(object, key);
+	yajl_val v;
+	int rc = json_typed_member(object, key, path, json_is_string, "a string", &v, err);
 
-	if (v == NULL)
-		return 1;
-	if (!YAJL_IS_STRING(v))
-		return json_wrong_type(v, path, "a string", err);
-	*out = v->u.string;
-	return 0;
+	if (rc == 0)
+		*out = v->u.string;
+	return rc;
 }
 
 int json_get_bool(yajl_val object, const char *key, const char *path, bool *out,
 		  char err[JSON_ERROR_SIZE])
 {
-	yajl_val v = json_member(object, key);
+	yajl_val v;
+	int rc = json_typed_member(object, key, path, json_is_bool, "a boolean", &v, err);
 
-	if (v == NULL)
-		return 1;
-	if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
-		return json_wrong_type(v, path, "a boolean", err);
-	*out = YAJL_IS_TRUE(v);
-	return 0;
+	if (rc == 0)
+		*out = YAJL_IS_TRUE(v);
+	return rc;
 }
 
 int json_get_integer(yajl_val object, const char *key, const char *path, long long *out,
 		     char err[JSON_ERROR_SIZE])
 {
-	yajl_val v = json_member(object, key);
+	yajl_val v;
+	int rc = json_typed_member(object, key, path, json_is_integer, "an integer", &v, err);
 
-	if (v == NULL)
-		return 1;
-	if (!YAJL_IS_INTEGER(v))
-		return json_wrong_type(v, path, "an integer", err);
-	*out = v->u.number.i;
-	return 0;
+	if (rc == 0)
+		*out = v->u.number.i;
+	return rc;
 }
 
 int json_get_object(yajl_val object, const char *key, const char *path, yajl_val *out,
 		    char err[JSON_ERROR_SIZE])
 {
-	yajl_val v = json_member(object, key);
-
-	if (v == NULL)
-		return 1;
-	if (!YAJL_IS_OBJECT(v))
-		return json_wrong_type(v, path, "an object", err);
-	*out = v;
-	return 0;
+	return json_typed_member(object, key, path, json_is_object, "an object", out, err);
 }
 
 static void *json_gen_malloc(void *ctx, size_t size)

@@ -34,16 +34,13 @@ static void confirm_session_enter(struct session *session)
 static void confirm_session_http(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
-	char reason[AUTHELIA_REASON_SIZE], err[JSON_ERROR_SIZE], shown[72];
-	enum auth_result result = authelia_reply_read(response, "session state", &reply, reason);
+	char err[JSON_ERROR_SIZE], shown[72];
 	const char *username = NULL;
 	long long level = 0;
 	bool same_user;
 
-	if (result != RESULT_SUCCESS) {
-		machine_fail(session, result, "%s", reason);
+	if (!machine_reply(session, response, "session state", &reply))
 		return;
-	}
 	/* Both fields are required; a missing one says so, a mistyped one says how. */
 	snprintf(err, sizeof(err), "data.username or data.authentication_level is missing");
 	if (json_get_string(reply.data, "username", "data.username", &username, err) != 0 ||

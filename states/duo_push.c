@@ -52,15 +52,12 @@ static int duo_push_frame(struct session *session, const struct frame *frame)
 static void duo_push_http(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
-	char reason[AUTHELIA_REASON_SIZE], err[JSON_ERROR_SIZE], shown[24];
-	enum auth_result result = authelia_reply_read(response, "Duo push", &reply, reason);
+	char err[JSON_ERROR_SIZE], shown[24];
 	const char *outcome = NULL;
 	int rc;
 
-	if (result != RESULT_SUCCESS) {
-		machine_fail(session, result, "%s", reason);
+	if (!machine_reply(session, response, "Duo push", &reply))
 		return;
-	}
 	rc = json_get_string(reply.data, "result", "data.result", &outcome, err);
 	if (rc == 0) {
 		snprintf(shown, sizeof(shown), "%.16s", outcome);

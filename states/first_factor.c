@@ -49,15 +49,11 @@ static void first_factor_enter(struct session *session)
 static void first_factor_http(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
-	char what[128], reason[AUTHELIA_REASON_SIZE];
-	enum auth_result result;
+	char what[128];
 
 	snprintf(what, sizeof(what), "first factor for user \"%s\"", session->user);
-	result = authelia_reply_read(response, what, &reply, reason);
-	if (result != RESULT_SUCCESS) {
-		machine_fail(session, result, "%s", reason);
+	if (!machine_reply(session, response, what, &reply))
 		return;
-	}
 	authelia_reply_free(&reply);
 	if (session->config.auth_level == AUTH_LEVEL_1FA) {
 		session->required_level = 1;

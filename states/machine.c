@@ -2,6 +2,7 @@
  * machine.c -- state dispatch and the one place where states change.
  */
 #include "machine.h"
+#include "../engine/authelia_api.h"
 #include "../engine/session.h"
 
 #include <stdarg.h>
@@ -150,6 +151,17 @@ void machine_http(struct session *session, const struct http_response *response)
 	else
 		entry->http(session, response);
 	machine_run(session);
+}
+
+bool machine_reply(struct session *session, const struct http_response *response, const char *what,
+		   struct authelia_reply *reply)
+{
+	char reason[AUTHELIA_REASON_SIZE];
+	enum auth_result result = authelia_reply_read(response, what, reply, reason);
+
+	if (result != RESULT_SUCCESS)
+		machine_fail(session, result, "%s", reason);
+	return result == RESULT_SUCCESS;
 }
 
 void machine_timeout(struct session *session)

@@ -80,6 +80,15 @@ void machine_fail(struct session *session, enum auth_result result, const char *
  * every dispatcher below ends with it.  The only place where states change. */
 void machine_run(struct session *session);
 
+/*
+ * Reads the answer to this state's request (see engine/authelia_api.h): true
+ * with reply filled (free it with authelia_reply_free), or false after failing
+ * the login with the answer's result and reason.
+ */
+struct authelia_reply;
+bool machine_reply(struct session *session, const struct http_response *response, const char *what,
+		   struct authelia_reply *reply);
+
 /* Events from the loop. */
 void machine_frame(struct session *session, const struct frame *frame);
 void machine_http(struct session *session, const struct http_response *response);

@@ -35,13 +35,9 @@ static void totp_verify_enter(struct session *session)
 static void totp_verify_http(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
-	char reason[AUTHELIA_REASON_SIZE];
-	enum auth_result result = authelia_reply_read(response, "TOTP", &reply, reason);
 
-	if (result != RESULT_SUCCESS) {
-		machine_fail(session, result, "%s", reason);
+	if (!machine_reply(session, response, "TOTP", &reply))
 		return;
-	}
 	authelia_reply_free(&reply);
 	session->required_level = 2;
 	machine_goto(session, STATE_CONFIRM_SESSION);

@@ -59,14 +59,11 @@ static int user_info_read(yajl_val data, struct user_info *info, char err[JSON_E
 static void user_info_http(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
-	char reason[AUTHELIA_REASON_SIZE], err[JSON_ERROR_SIZE];
-	enum auth_result result = authelia_reply_read(response, "user info", &reply, reason);
+	char err[JSON_ERROR_SIZE];
 	struct user_info *info = &session->user_info;
 
-	if (result != RESULT_SUCCESS) {
-		machine_fail(session, result, "%s", reason);
+	if (!machine_reply(session, response, "user info", &reply))
 		return;
-	}
 	if (user_info_read(reply.data, info, err) != 0) {
 		authelia_reply_free(&reply);
 		machine_fail(session, RESULT_AUTHINFO_UNAVAIL, "user info: malformed response: %s",

@@ -475,3 +475,22 @@ def test_http_url_is_refused(login, authelia, certs, syslog):
     assert l.result()[0] == "PAM_SERVICE_ERR"
     assert 'URL scheme must be https, got "http"' in syslog.texts()
     assert authelia.requests == []
+
+
+def test_2fa_with_duo(login, authelia, certs):
+    authelia.add_user("john", "pw-john", duo_device=True, method="mobile_push")
+    l = login(args(authelia, certs, "auth-level=2FA"), authtok="pw-john")
+    assert l.conv() == ("echo_on", DUO_PROMPT)
+    l.answer("")
+    assert l.result()[0] == "PAM_SUCCESS"
+
+
+def test_no_delay_of_our_own_after_authelias_padding(login, authelia, certs):
+    """Authelia pads /api/firstfactor to >= 250 ms; the module adds nothing."""
+    authelia.add_user("john", "pw-john")
+    authelia.pad_first_factor = 0.3
+    l = password_login(login, authelia, certs, "auth-level=1FA")
+    assert l.result()[0] == "PAM_SUCCESS"
+    times = {r["path"]: r["time"] for r in authelia.requests}
+    gap = times["/api/state"] - times["/api/firstfactor"]
+    assert 0.3 <= gap < 0.5, gap
