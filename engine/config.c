@@ -24,6 +24,17 @@ static const char *const method_names[] = {
     [METHOD_USER] = "user",
 };
 
+static const char *const client_auth_names[] = {
+    [CLIENT_AUTH_NONE] = "none",
+    [CLIENT_AUTH_POST] = "client_secret_post",
+    [CLIENT_AUTH_BASIC] = "client_secret_basic",
+};
+
+const char *client_auth_name(enum client_auth auth)
+{
+	return client_auth_names[auth];
+}
+
 const char *auth_level_name(enum auth_level level)
 {
 	return auth_level_names[level];
@@ -39,6 +50,7 @@ void config_init(struct config *config)
 	memset(config, 0, sizeof(*config));
 	config->auth_level = AUTH_LEVEL_1FA_2FA;
 	config->timeout = OPTION_DEFAULT_TIMEOUT;
+	config->qr = true;
 }
 
 void config_free(struct config *config)
@@ -254,6 +266,7 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	const struct option_desc *desc;
 	const char *value;
 	struct list_state st = {.config = config, .err = err};
+	char buf[72];
 
 	if (option_parse_argument(argument, config->seen, &desc, &value, err) != 0)
 		return -1;
@@ -281,6 +294,28 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		return 0;
 	case OPT_OAUTH2_SCOPE:
 		return set_scope(config, value, err);
+	case OPT_OAUTH2_CLIENT_AUTH_METHOD:
+		for (size_t i = 0; i < sizeof(client_auth_names) / sizeof(client_auth_names[0]);
+		     i++) {
+			if (strcmp(value, client_auth_names[i]) == 0) {
+				config->client_auth = (enum client_auth)i;
+				config->client_auth_set = true;
+				return 0;
+			}
+		}
+		snprintf(err, OPTION_ERROR_SIZE,
+			 "invalid oauth2-client-auth-method \"%s\": must be client_secret_post, "
+			 "client_secret_basic, or none",
+			 shown(value, buf));
+		return -1;
+	case OPT_QR:
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+			snprintf(err, OPTION_ERROR_SIZE, "invalid qr \"%s\": must be on or off",
+				 shown(value, buf));
+			return -1;
+		}
+		config->qr = strcmp(value, "on") == 0;
+		return 0;
 	case OPT_DEBUG:
 		config->debug = true;
 		return 0;
@@ -315,6 +350,22 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 	}
 	if (!has_scope(config->oauth2_scope, "authelia.pam")) {
 		snprintf(err, OPTION_ERROR_SIZE, "--oauth2-scope must include authelia.pam");
+		return -1;
+	}
+	/* The guide's client sends its secret in the form; a public client has none. */
+	if (!config->client_auth_set)
+		config->client_auth =
+		    config->oauth2_client_secret ? CLIENT_AUTH_POST : CLIENT_AUTH_NONE;
+	if (config->client_auth != CLIENT_AUTH_NONE && config->oauth2_client_secret == NULL) {
+		snprintf(err, OPTION_ERROR_SIZE,
+			 "oauth2-client-auth-method=%s needs oauth2-client-secret",
+			 client_auth_name(config->client_auth));
+		return -1;
+	}
+	if (config->client_auth == CLIENT_AUTH_NONE && config->oauth2_client_secret != NULL) {
+		snprintf(err, OPTION_ERROR_SIZE,
+			 "oauth2-client-auth-method=none is for public clients: remove "
+			 "oauth2-client-secret");
 		return -1;
 	}
 	if (config->method_count == 0) {

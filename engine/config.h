@@ -29,6 +29,12 @@ enum method {
 	METHOD_USER,
 };
 
+enum client_auth {
+	CLIENT_AUTH_NONE,  /* public client: client_id only */
+	CLIENT_AUTH_POST,  /* client_secret_post: the guide's server example */
+	CLIENT_AUTH_BASIC, /* client_secret_basic: Authelia's default */
+};
+
 struct config {
 	char *url; /* https://host[:port][/path], no trailing slash */
 	char *url_host;
@@ -42,6 +48,9 @@ struct config {
 	char *oauth2_client_id;
 	char *oauth2_client_secret; /* secret */
 	char *oauth2_scope;	    /* space-separated */
+	enum client_auth client_auth;
+	bool client_auth_set;
+	bool qr;
 	bool debug;
 	int seen[OPT_COUNT];
 };
@@ -55,5 +64,6 @@ void config_free(struct config *config);
 
 const char *auth_level_name(enum auth_level level);
 const char *method_name(enum method method);
+const char *client_auth_name(enum client_auth auth);
 
 #endif

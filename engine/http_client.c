@@ -210,15 +210,29 @@ bool http_client_busy(const struct http_client *client)
 int http_client_request(struct http_client *client, enum http_purpose purpose, const char *path,
 			const char *body, size_t body_len, unsigned timeout_ms)
 {
+	struct http_request_spec spec = {.purpose = purpose,
+					 .path = path,
+					 .body = body,
+					 .body_len = body_len,
+					 .timeout_ms = timeout_ms};
+
+	return http_client_send(client, &spec);
+}
+
+int http_client_send(struct http_client *client, const struct http_request_spec *spec)
+{
 	struct http_pending *pending = calloc(1, sizeof(*pending));
 	struct evkeyvalq *headers;
 	char *full_path = NULL, *cookie = NULL;
+	const char *path = spec->path, *body = spec->body;
+	size_t body_len = spec->body_len;
+	unsigned timeout_ms = spec->timeout_ms;
 	int rc = -1;
 
 	if (pending == NULL)
 		return -1;
 	pending->client = client;
-	pending->purpose = purpose;
+	pending->purpose = spec->purpose;
 	pending->timeout_ms = timeout_ms;
 	pending->req = evhttp_request_new(http_done_callback, pending);
 	if (pending->req == NULL || asprintf(&full_path, "%s%s", client->path_prefix, path) < 0) {
@@ -232,6 +246,8 @@ int http_client_request(struct http_client *client, enum http_purpose purpose, c
 	evhttp_add_header(headers, "Accept", "application/json");
 	if (client->rhost != NULL)
 		evhttp_add_header(headers, "X-Forwarded-For", client->rhost);
+	if (spec->authorization != NULL)
+		evhttp_add_header(headers, "Authorization", spec->authorization);
 	if (client->cookie_value != NULL) {
 		if (asprintf(&cookie, "%s=%s", client->cookie_name, client->cookie_value) < 0)
 			goto out;
@@ -239,7 +255,8 @@ int http_client_request(struct http_client *client, enum http_purpose purpose, c
 		secret_free(&cookie);
 	}
 	if (body != NULL) {
-		evhttp_add_header(headers, "Content-Type", "application/json");
+		evhttp_add_header(headers, "Content-Type",
+				  spec->content_type ? spec->content_type : "application/json");
 		if (evbuffer_add(evhttp_request_get_output_buffer(pending->req), body, body_len) !=
 		    0)
 			goto out;

@@ -30,6 +30,11 @@ enum http_purpose {
 	HTTP_TOTP,
 	HTTP_DUO,
 	HTTP_STATE,
+	HTTP_DEVICE_AUTHORIZATION,
+	HTTP_DISCOVERY,
+	HTTP_JWKS,
+	HTTP_TOKEN,
+	HTTP_USERINFO,
 };
 
 struct http_response {
@@ -51,11 +56,23 @@ struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
 void http_client_free(struct http_client *client);
 
 /*
- * Queues a request: GET when body is NULL, else POST with a JSON body.  The
- * response (or failure) arrives through the callback, never from inside this
- * call.  timeout_ms of 0 means no deadline of its own (the whole-exchange
- * timeout still applies): a Duo push waits for the user.
+ * Queues a request: GET when body is NULL, else POST with the body (JSON
+ * unless content_type says otherwise).  The response (or failure) arrives
+ * through the callback, never from inside this call.  timeout_ms of 0 means no
+ * deadline of its own (the whole-exchange timeout still applies): a Duo push
+ * waits for the user.
  */
+struct http_request_spec {
+	enum http_purpose purpose;
+	const char *path; /* below the url's path */
+	const char *body;
+	size_t body_len;
+	const char *content_type;  /* default application/json */
+	const char *authorization; /* an Authorization header value (secret), or NULL */
+	unsigned timeout_ms;
+};
+int http_client_send(struct http_client *client, const struct http_request_spec *spec);
+/* A JSON POST (or a GET when body is NULL). */
 int http_client_request(struct http_client *client, enum http_purpose purpose, const char *path,
 			const char *body, size_t body_len, unsigned timeout_ms);
 /* Cancels every request; no callback follows. */

@@ -2,6 +2,7 @@
  * session.c -- the login's context and its global events (see session.h).
  */
 #include "session.h"
+#include "json.h"
 #include "log.h"
 #include "secure_alloc.h"
 
@@ -31,6 +32,28 @@ static void session_signal_callback(evutil_socket_t signum, short what, void *ar
 {
 	(void)what;
 	machine_signal(arg, (int)signum);
+}
+
+static void session_state_timer_callback(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	machine_timer(arg);
+}
+
+void session_arm_state_timer(struct session *session, long ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	if (ms < 0)
+		tv.tv_sec = tv.tv_usec = 0;
+	evtimer_add(session->state_timer, &tv);
+}
+
+void session_cancel_state_timer(struct session *session)
+{
+	if (session->state_timer != NULL)
+		evtimer_del(session->state_timer);
 }
 
 static void session_exit_callback(evutil_socket_t fd, short what, void *arg)
@@ -125,8 +148,9 @@ int session_init(struct session *session, struct event_base *base, int in_fd, in
 	session->channel = channel_new(base, in_fd, out_fd, &callbacks, session);
 	session->timeout_event = evtimer_new(base, session_timeout_callback, session);
 	session->exit_event = evtimer_new(base, session_exit_callback, session);
+	session->state_timer = evtimer_new(base, session_state_timer_callback, session);
 	if (session->channel == NULL || session->timeout_event == NULL ||
-	    session->exit_event == NULL)
+	    session->exit_event == NULL || session->state_timer == NULL)
 		return -1;
 	for (size_t i = 0; i < 3; i++) {
 		session->signal_events[i] =
@@ -176,6 +200,7 @@ static void session_cancel_events(struct session *session)
 	if (session->http != NULL)
 		http_client_cancel_all(session->http);
 	evtimer_del(session->timeout_event);
+	session_cancel_state_timer(session);
 	if (session->client_event != NULL)
 		event_del(session->client_event);
 }
@@ -189,6 +214,7 @@ void session_finish(struct session *session, enum auth_result result)
 	secret_free(&session->password);
 	secret_free(&session->authtok);
 	secret_free(&session->totp_code);
+	oidc_token_set_free(&session->device.tokens);
 	channel_stop_reading(session->channel);
 	session->finished = true;
 	if (channel_send_text(session->channel, FRAME_RESULT, auth_result_name(result)) != 0) {
@@ -206,6 +232,13 @@ void session_free(struct session *session)
 		event_free(session->timeout_event);
 	if (session->exit_event)
 		event_free(session->exit_event);
+	if (session->state_timer)
+		event_free(session->state_timer);
+	oidc_device_grant_free(&session->device.grant);
+	oidc_token_set_free(&session->device.tokens);
+	oidc_discovery_free(&session->device.discovery);
+	json_free(session->device.jwks);
+	free(session->device.sub);
 	if (session->client_event)
 		event_free(session->client_event);
 	for (size_t i = 0; i < 3; i++)

@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "config.h"
 #include "http_client.h"
+#include "oidc.h"
 
 /* How long the shim gets to hand over the set-up frames. */
 #define SESSION_SETUP_TIMEOUT_MS 5000
@@ -44,11 +45,25 @@ struct session {
 	enum method chosen_method;
 	int required_level; /* what confirm_session expects: 1 or 2 */
 
+	/* The device flow. */
+	struct device_flow {
+		struct device_grant grant;
+		struct token_set tokens;
+		struct discovery discovery;
+		yajl_val jwks;
+		struct timeval deadline; /* our own: the code's expires_in */
+		struct timeval last_poll;
+		unsigned interval; /* seconds; grows with slow_down and 429 */
+		bool poll_in_flight, enter_pressed, have_tokens;
+		char *sub; /* the verified ID token's subject */
+	} device;
+
 	struct timeval started;
 	struct event *timeout_event;
 	struct event *client_event;
 	struct event *signal_events[3];
 	struct event *exit_event;
+	struct event *state_timer;
 
 	/* Owned by states/machine.c. */
 	enum state_id state, next_state;
@@ -68,6 +83,9 @@ void session_free_with_base(struct session *session, struct event_base *base);
 
 /* (Re)arms the whole-exchange timer, counting from the helper's start. */
 void session_arm_timeout(struct session *session, unsigned seconds);
+/* Arms the current state's timer (one per state; a transition cancels it). */
+void session_arm_state_timer(struct session *session, long ms);
+void session_cancel_state_timer(struct session *session);
 /* Sends a prompt to the user; its answer goes to the current state only. */
 int session_prompt(struct session *session, enum frame_type type, const char *text);
 /* Creates the HTTPS client and starts connecting (GET /api/health). */

@@ -24,6 +24,10 @@ static const struct option_desc option_table[OPT_COUNT] = {
 				  .takes_value = 1,
 				  .secret = 1},
     [OPT_OAUTH2_SCOPE] = {.id = OPT_OAUTH2_SCOPE, .name = "oauth2-scope", .takes_value = 1},
+    [OPT_OAUTH2_CLIENT_AUTH_METHOD] = {.id = OPT_OAUTH2_CLIENT_AUTH_METHOD,
+				       .name = "oauth2-client-auth-method",
+				       .takes_value = 1},
+    [OPT_QR] = {.id = OPT_QR, .name = "qr", .takes_value = 1},
     [OPT_DEBUG] = {.id = OPT_DEBUG, .name = "debug", .takes_value = 0},
 };
 

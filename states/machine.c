@@ -20,6 +20,9 @@ static const struct state_entry *const state_table[STATE_COUNT] = {
     [STATE_TOTP_VERIFY] = &state_totp_verify_entry,
     [STATE_DUO_PUSH] = &state_duo_push_entry,
     [STATE_CONFIRM_SESSION] = &state_confirm_session_entry,
+    [STATE_DEVICE_AUTHORIZATION] = &state_device_authorization_entry,
+    [STATE_DEVICE_POLL] = &state_device_poll_entry,
+    [STATE_IDENTITY_BINDING] = &state_identity_binding_entry,
     [STATE_SUCCESS] = &state_success_entry,
     [STATE_FAILURE] = &state_failure_entry,
 };
@@ -37,6 +40,8 @@ static const char *const state_names[STATE_COUNT] = {
     [STATE_DUO_PUSH] = "duo_push",
     [STATE_CONFIRM_SESSION] = "confirm_session",
     [STATE_DEVICE_AUTHORIZATION] = "device_authorization",
+    [STATE_DEVICE_POLL] = "device_poll",
+    [STATE_IDENTITY_BINDING] = "identity_binding",
     [STATE_SUCCESS] = "success",
     [STATE_FAILURE] = "failure",
 };
@@ -95,6 +100,7 @@ void machine_run(struct session *session)
 			continue;
 		}
 		log_debug("state %s -> %s", state_name(from), entry->name);
+		session_cancel_state_timer(session); /* a state's timer dies with it */
 		session->state = to;
 		if (entry->enter != NULL)
 			entry->enter(session);
@@ -162,6 +168,16 @@ bool machine_reply(struct session *session, const struct http_response *response
 	if (result != RESULT_SUCCESS)
 		machine_fail(session, result, "%s", reason);
 	return result == RESULT_SUCCESS;
+}
+
+void machine_timer(struct session *session)
+{
+	const struct state_entry *entry = state_table[session->state];
+
+	if (is_terminal(session->state) || entry->timer == NULL)
+		return;
+	entry->timer(session);
+	machine_run(session);
 }
 
 void machine_timeout(struct session *session)

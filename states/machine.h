@@ -27,7 +27,9 @@ enum state_id {
 	STATE_TOTP_VERIFY,	    /* POST /api/secondfactor/totp */
 	STATE_DUO_PUSH,		    /* POST /api/secondfactor/duo while the user approves */
 	STATE_CONFIRM_SESSION,	    /* GET /api/state: level and user name */
-	STATE_DEVICE_AUTHORIZATION, /* OAuth2 device flow */
+	STATE_DEVICE_AUTHORIZATION, /* POST /api/oidc/device-authorization */
+	STATE_DEVICE_POLL,	    /* show the code, poll the token endpoint */
+	STATE_IDENTITY_BINDING,	    /* ID token and userinfo: the approver is the PAM user */
 	STATE_SUCCESS,
 	STATE_FAILURE,
 	STATE_COUNT
@@ -51,6 +53,8 @@ struct state_entry {
 	int (*frame)(struct session *session, const struct frame *frame);
 	/* A response (or failure) to a request this state made. */
 	void (*http)(struct session *session, const struct http_response *response);
+	/* The state's own timer (session_arm_state_timer) fired. */
+	void (*timer)(struct session *session);
 };
 
 extern const struct state_entry state_receive_config_entry;
@@ -63,6 +67,9 @@ extern const struct state_entry state_totp_prompt_entry;
 extern const struct state_entry state_totp_verify_entry;
 extern const struct state_entry state_duo_push_entry;
 extern const struct state_entry state_confirm_session_entry;
+extern const struct state_entry state_device_authorization_entry;
+extern const struct state_entry state_device_poll_entry;
+extern const struct state_entry state_identity_binding_entry;
 extern const struct state_entry state_success_entry;
 extern const struct state_entry state_failure_entry;
 
@@ -92,6 +99,7 @@ bool machine_reply(struct session *session, const struct http_response *response
 /* Events from the loop. */
 void machine_frame(struct session *session, const struct frame *frame);
 void machine_http(struct session *session, const struct http_response *response);
+void machine_timer(struct session *session);
 void machine_timeout(struct session *session);
 void machine_client_closed(struct session *session);
 void machine_signal(struct session *session, int signum);

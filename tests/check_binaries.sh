@@ -28,11 +28,9 @@ module_links_only_libc_and_libpam() {
 	[ "$(readelf -d "$so" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | sort | tr '\n' ' ')" = \
 		"libc.so.6 libpam.so.0 " ]
 }
-# The toolchain links --as-needed: a library is recorded once code uses it.
-# libqrencode and libjwt join this list with the device flow.
 helper_links_its_libraries() {
 	needed=$(readelf -d "$helper" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
-	for lib in libevent_openssl libevent- libssl libcrypto libyajl; do
+	for lib in libevent_openssl libevent- libssl libcrypto libyajl libqrencode libjwt; do
 		echo "$needed" | grep -q "^$lib" || return 1
 	done
 }
@@ -57,7 +55,7 @@ module_is_pic() {
 
 check "module exports only pam_sm_*" exports_only_pam_sm
 check "module links only libc and libpam" module_links_only_libc_and_libpam
-check "helper links libevent, libevent_openssl, OpenSSL and yajl" helper_links_its_libraries
+check "helper links libevent, libevent_openssl, OpenSSL, yajl, libqrencode, libjwt" helper_links_its_libraries
 check "module: full RELRO" full_relro "$so"
 check "helper: full RELRO" full_relro "$helper"
 check "module: no executable stack" no_exec_stack "$so"

@@ -54,12 +54,14 @@ valgrind_units() {
 }
 
 suite unit count_cmocka make -s unit-tests
+rm -f build/san/pam_authelia # a failed sanitizer build must not leave an old helper to test
 suite unit-sanitizers count_cmocka make -s sanitizer-tests
 suite unit-valgrind count_cmocka valgrind_units
 suite binaries count_summary tests/check_binaries.sh build/pam_authelia.so build/pam_authelia
 suite integration count_summary tests/run_integration.sh
 suite integration-asan count_summary env PAM_AUTHELIA_HELPER="$PWD/build/san/pam_authelia" \
-	tests/run_integration.sh tests/integration/test_helper.py tests/integration/test_flows.py
+	tests/run_integration.sh tests/integration/test_helper.py tests/integration/test_flows.py \
+	tests/integration/test_device.py
 suite shim-valgrind count_summary env \
 	PAM_AUTHELIA_APP_PREFIX="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	tests/run_integration.sh tests/integration/test_shim.py

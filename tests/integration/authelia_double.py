@@ -104,6 +104,9 @@ class AutheliaDouble:
 
     # --- scripting -------------------------------------------------------
     def reset(self):
+        if getattr(self, "oidc", None) is None:
+            self.oidc = OIDC()
+        self.oidc.reset()
         with self.lock:
             self.users = {}
             self.sessions = {}
@@ -287,6 +290,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "/api/state": ("GET",),
             "/api/secondfactor/totp": ("POST",) if d.totp_enabled else None,
             "/api/secondfactor/duo": ("POST",) if d.duo_enabled else None,
+            "/.well-known/openid-configuration": ("GET",),
+            "/jwks.json": ("GET",),
+            "/api/oidc/device-authorization": ("POST",),
+            "/api/oidc/token": ("POST",),
+            "/api/oidc/userinfo": ("GET", "POST"),
         }
         methods = routes.get(path)
         if methods is None:
@@ -297,7 +305,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             retry = email.utils.formatdate(time.time() + 60, usegmt=True)
             return self.json(429, {"status": "KO", "message": "Too Many Requests"},
                              [("Retry-After", retry)])
-        getattr(self, "api_" + path.strip("/").replace("/", "_").replace("api_", "", 1))(raw)
+        name = path.strip("/").replace("/", "_").replace(".", "_").replace("-", "_").strip("_")
+        getattr(self, "api_" + (name[4:] if name.startswith("api_") else name))(raw)
 
     def _inject(self, inj):
         if inj.delay:
@@ -462,3 +471,315 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 {"device": "DPFZRS9FB0D46QFTM891", "display_name": "iOS (+XX)",
                  "capabilities": ["push"]}]})
         return self.ko(401, KO_MFA)
+
+
+# --- OpenID Connect: discovery, JWKS, device authorization, token, userinfo ---
+
+import urllib.parse
+import uuid
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _int_b64(n: int) -> str:
+    return b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+
+@dataclass
+class OIDCClient:
+    client_id: str
+    secret: str = None
+    auth_method: str = "client_secret_post"  # client_secret_basic, none
+    scopes: tuple = ("openid", "authelia.pam")
+
+
+@dataclass
+class DeviceRequest:
+    client_id: str
+    scopes: list
+    user_code: str
+    issuer: str
+    expires_at: float
+    status: str = "pending"   # approved, denied
+    user: str = None
+    last_checked: float = 0.0
+    used: bool = False
+
+
+class OIDC:
+    """The OIDC half of the double.  Knobs for tests:
+    device_script: what happens to the next device request:
+        {"action": "approve"|"deny"|"never", "user": "john", "after": seconds}
+    interval, expires_in: what the device authorization answers
+    id_token_attack: alg_none, hs256_pubkey, wrong_aud, wrong_iss, expired,
+        iat_future, unknown_kid, bad_signature
+    userinfo_attack: sub_differs, claim_missing, claim_empty, claim_not_string,
+        claim_case
+    verification_attack: other_host, http, userinfo, too_long
+    token_429_once, slow_down_once, expired_token_once: the next poll's answer
+    discovery_issuer: overrides the issuer in discovery
+    """
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pub = self.key.public_key().public_numbers()
+        self.jwk = {"use": "sig", "kty": "RSA", "alg": "RS256",
+                    "n": _int_b64(pub.n), "e": _int_b64(pub.e)}
+        thumb = hashlib.sha256(json.dumps({"e": self.jwk["e"], "kty": "RSA", "n": self.jwk["n"]},
+                                          separators=(",", ":"), sort_keys=True).encode())
+        self.jwk["kid"] = thumb.hexdigest()[:6] + "-rs256"
+        self.public_pem = self.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.reset()
+
+    def reset(self):
+        self.clients = {"pam-authelia": OIDCClient("pam-authelia", "s3cret-client")}
+        self.devices = {}
+        self.access_tokens = {}
+        self.subjects = {}
+        self.device_script = {"action": "approve", "user": "john", "after": 0.0}
+        self.interval = 10
+        self.expires_in = 599
+        self.id_token_attack = None
+        self.userinfo_attack = None
+        self.verification_attack = None
+        self.token_429_once = False
+        self.slow_down_once = False
+        self.expired_token_once = False
+        self.discovery_issuer = None
+
+    def subject(self, user):
+        return self.subjects.setdefault(user, str(uuid.uuid4()))
+
+    def sign(self, header, claims, key=None, hmac_key=None):
+        signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
+                         b64url(json.dumps(claims, separators=(",", ":")).encode())).encode()
+        if header["alg"] == "none":
+            return signing_input.decode() + "."
+        if hmac_key is not None:
+            sig = hmac.new(hmac_key, signing_input, hashlib.sha256).digest()
+        else:
+            sig = (key or self.key).sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return signing_input.decode() + "." + b64url(sig)
+
+    def id_token(self, dev, access_token):
+        now = int(time.time())
+        digest = hashlib.sha256(access_token.encode()).digest()
+        claims = {"iss": dev.issuer, "sub": self.subject(dev.user), "aud": [dev.client_id],
+                  "azp": dev.client_id, "exp": now + 3600, "iat": now, "auth_time": now - 5,
+                  "jti": str(uuid.uuid4()), "amr": ["pwd", "otp", "mfa"],
+                  "at_hash": b64url(digest[:16])}
+        header = {"alg": "RS256", "kid": self.jwk["kid"], "typ": "JWT"}
+        attack = self.id_token_attack
+        if attack == "alg_none":
+            header["alg"] = "none"
+        elif attack == "wrong_aud":
+            claims["aud"] = ["another-client"]
+        elif attack == "wrong_iss":
+            claims["iss"] = "https://evil.example"
+        elif attack == "expired":
+            claims["exp"], claims["iat"] = now - 10, now - 3610
+        elif attack == "iat_future":
+            claims["iat"], claims["exp"] = now + 3600, now + 7200
+        elif attack == "unknown_kid":
+            header["kid"] = "zzzzzz-rs256"
+        if attack == "hs256_pubkey":  # key confusion: the public key PEM as HMAC secret
+            header["alg"] = "HS256"
+            return self.sign(header, claims, hmac_key=self.public_pem)
+        if attack == "bad_signature":
+            return self.sign(header, claims, key=self.other_key)
+        return self.sign(header, claims)
+
+
+def _oidc_json(handler, status, obj, headers=()):
+    handler.json(status, obj, list(headers))
+
+
+def _oidc_error(handler, status, error, description=""):
+    _oidc_json(handler, status, {"error": error, "error_description": description})
+
+
+def _issuer(handler):
+    return "https://" + (handler.headers.get("Host") or "").lower()
+
+
+def _client_auth(handler, form):
+    """Authenticates the client as Authelia does: the method used must be the
+    client's registered one; Basic and post together are refused."""
+    oidc = handler.double.oidc
+    basic = handler.headers.get("Authorization", "")
+    if basic.startswith("Basic "):
+        if "client_secret" in form:
+            return None
+        try:
+            raw = base64.b64decode(basic[6:]).decode()
+        except ValueError:
+            return None
+        cid, _, secret = raw.partition(":")
+        cid, secret = urllib.parse.unquote_plus(cid), urllib.parse.unquote_plus(secret)
+        client = oidc.clients.get(cid)
+        if client is None or client.auth_method != "client_secret_basic" or client.secret != secret:
+            return None
+        if form.get("client_id") not in (None, cid):
+            return None
+        return client
+    client = oidc.clients.get(form.get("client_id"))
+    if client is None:
+        return None
+    if client.auth_method == "none":
+        return client if "client_secret" not in form else None
+    if client.auth_method != "client_secret_post" or form.get("client_secret") != client.secret:
+        return None
+    return client
+
+
+def _form(handler, raw):
+    if not (handler.headers.get("Content-Type") or "").startswith(
+            "application/x-www-form-urlencoded"):
+        return {}  # Go's ParseMultipartForm: any other type is an empty form
+    return {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode(), keep_blank_values=True).items()}
+
+
+def api_well_known_openid_configuration(self, raw):
+    oidc = self.double.oidc
+    issuer = _issuer(self)
+    self.json(200, {
+        "issuer": oidc.discovery_issuer or issuer,
+        "jwks_uri": issuer + "/jwks.json",
+        "authorization_endpoint": issuer + "/api/oidc/authorization",
+        "token_endpoint": issuer + "/api/oidc/token",
+        "userinfo_endpoint": issuer + "/api/oidc/userinfo",
+        "device_authorization_endpoint": issuer + "/api/oidc/device-authorization",
+        "grant_types_supported": ["authorization_code", "refresh_token",
+                                  "urn:ietf:params:oauth:grant-type:device_code"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                  "client_secret_jwt", "private_key_jwt", "none"],
+        "id_token_signing_alg_values_supported": ["RS256", "HS256"],
+        "scopes_supported": ["openid", "offline_access", "profile", "email", "groups"],
+        "subject_types_supported": ["public", "pairwise"],
+    })
+
+
+def api_jwks_json(self, raw):
+    self.json(200, {"keys": [self.double.oidc.jwk]})
+
+
+def api_oidc_device_authorization(self, raw):
+    d, oidc = self.double, self.double.oidc
+    form = _form(self, raw)
+    with d.lock:
+        client = _client_auth(self, form)
+        if client is None:
+            return _oidc_error(self, 401, "invalid_client", "Client authentication failed.")
+        scopes = form.get("scope", "").split()
+        if any(s not in client.scopes for s in scopes):
+            return _oidc_error(self, 400, "invalid_scope", "The requested scope is invalid.")
+        user_code = "".join(random.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(8))
+        device_code = "authelia_dc_" + b64url(random.randbytes(24)) + "." + b64url(random.randbytes(16))
+        issuer = _issuer(self)
+        dev = DeviceRequest(client.client_id, scopes, user_code, issuer, time.time() + oidc.expires_in)
+        oidc.devices[device_code] = dev
+        script = dict(oidc.device_script)
+    uri = (issuer + "/consent/openid/device-authorization").lower()
+    complete = uri + "?user_code=" + user_code
+    attack = oidc.verification_attack
+    if attack == "other_host":
+        complete = "https://evil.example/consent?user_code=" + user_code
+    elif attack == "http":
+        complete = complete.replace("https://", "http://", 1)
+    elif attack == "userinfo":
+        complete = complete.replace("https://", "https://john@", 1)
+    elif attack == "too_long":
+        complete += "&pad=" + "a" * 2100
+    if script["action"] in ("approve", "deny"):
+        def decide():
+            with d.lock:
+                dev.status = "approved" if script["action"] == "approve" else "denied"
+                dev.user = script.get("user", "john")
+        threading.Timer(script.get("after", 0.0), decide).start()
+    self.json(200, {"device_code": device_code, "user_code": user_code,
+                    "verification_uri": uri, "verification_uri_complete": complete,
+                    "expires_in": oidc.expires_in, "interval": oidc.interval})
+
+
+def api_oidc_token(self, raw):
+    d, oidc = self.double, self.double.oidc
+    form = _form(self, raw)
+    with d.lock:
+        if oidc.token_429_once:
+            oidc.token_429_once = False
+            return self.json(429, {"error": "temporarily_unavailable", "error_description":
+                                   "Too many requests. The endpoint is temporarily unavailable. "
+                                   "Try again later."}, [("Retry-After", "1")])
+        client = _client_auth(self, form)
+        if client is None:
+            return _oidc_error(self, 401, "invalid_client", "Client authentication failed.")
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:device_code":
+            return _oidc_error(self, 400, "unsupported_grant_type")
+        dev = oidc.devices.get(form.get("device_code", ""))
+        if dev is None or dev.used:
+            return _oidc_error(self, 500, "server_error")
+        if dev.client_id != client.client_id:
+            return _oidc_error(self, 400, "invalid_grant")
+        now = time.time()
+        if dev.status == "pending" or oidc.slow_down_once:
+            slow = oidc.slow_down_once or (dev.last_checked and now - dev.last_checked < oidc.interval)
+            oidc.slow_down_once = False
+            dev.last_checked = now
+            if slow:
+                return _oidc_error(self, 400, "slow_down", "Too many requests within a short "
+                                   f"time period. The device made an attempt within [{oidc.interval}] seconds.")
+            return _oidc_error(self, 400, "authorization_pending", "The authorization request "
+                               "is still pending as the end user hasn't yet completed the "
+                               "user-interaction steps.")
+        if dev.status == "denied":
+            return _oidc_error(self, 403, "access_denied", "The resource owner or authorization "
+                               "server denied the request.")
+        if now > dev.expires_at or oidc.expired_token_once:
+            oidc.expired_token_once = False
+            return _oidc_error(self, 400, "expired_token", "The device_code has expired.")
+        dev.used = True
+        access = "authelia_at_" + b64url(random.randbytes(32))
+        oidc.access_tokens[access] = dev
+        id_token = oidc.id_token(dev, access)
+    self.json(200, {"access_token": access, "token_type": "bearer", "expires_in": 3599,
+                    "scope": " ".join(dev.scopes), "id_token": id_token})
+
+
+def api_oidc_userinfo(self, raw):
+    d, oidc = self.double, self.double.oidc
+    auth = self.headers.get("Authorization", "")
+    with d.lock:
+        dev = oidc.access_tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+        if dev is None:
+            return self.json(401, {}, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+        if "openid" not in dev.scopes:
+            return _oidc_error(self, 403, "insufficient_scope")
+        info = {"sub": oidc.subject(dev.user), "rat": int(time.time())}
+        if "authelia.pam" in dev.scopes:
+            info["authelia.pam.username"] = dev.user
+        attack = oidc.userinfo_attack
+        if attack == "sub_differs":
+            info["sub"] = str(uuid.uuid4())
+        elif attack == "claim_missing":
+            info.pop("authelia.pam.username", None)
+        elif attack == "claim_empty":
+            info["authelia.pam.username"] = ""
+        elif attack == "claim_not_string":
+            info["authelia.pam.username"] = ["john"]
+        elif attack == "claim_case":
+            info["authelia.pam.username"] = dev.user.upper()
+    self.json(200, info)
+
+
+_Handler.api_well_known_openid_configuration = api_well_known_openid_configuration
+_Handler.api_jwks_json = api_jwks_json
+_Handler.api_oidc_device_authorization = api_oidc_device_authorization
+_Handler.api_oidc_token = api_oidc_token
+_Handler.api_oidc_userinfo = api_oidc_userinfo

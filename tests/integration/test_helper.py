@@ -34,6 +34,14 @@ LOG_AUTHPRIV = 10 << 3
     (f"{BASE} ca-cert=/nonexistent/ca.pem", "failed to read CA certificate /nonexistent/ca.pem"),
     (f"{BASE} ca-cert=/etc/hostname", "failed to read CA certificate /etc/hostname"),
     (f"{BASE} cookie-name=a;b", 'invalid cookie-name "a;b"'),
+    (f"{BASE} qr=yes", 'invalid qr "yes": must be on or off'),
+    (f"{BASE} oauth2-client-id=c oauth2-client-auth-method=basic",
+     'invalid oauth2-client-auth-method "basic": must be client_secret_post, '
+     "client_secret_basic, or none"),
+    (f"{BASE} oauth2-client-id=c oauth2-client-auth-method=client_secret_basic",
+     "oauth2-client-auth-method=client_secret_basic needs oauth2-client-secret"),
+    (f"{BASE} oauth2-client-id=c oauth2-client-secret=s oauth2-client-auth-method=none",
+     "oauth2-client-auth-method=none is for public clients: remove oauth2-client-secret"),
 ])
 def test_configuration_errors_fail_before_any_prompt(login, syslog, args, message):
     l = login(args)
@@ -104,7 +112,7 @@ def test_2fa_without_a_stack_password_is_a_configuration_error(login, syslog):
 def test_device_authorization_first_asks_for_no_password(login, syslog, level):
     name, _ = login(f"{BASE} auth-level={level} debug oauth2-client-id=pam "
                     "method-priority=device_authorization,user").result()
-    assert name == "PAM_SERVICE_ERR"
+    assert name == "PAM_AUTHINFO_UNAVAIL"  # nobody listens; but no prompt came first
     assert "state choose_first_step -> device_authorization" in syslog.texts()
 
 

@@ -55,7 +55,32 @@ static void test_defaults(void **state)
 	assert_null(config.oauth2_client_id);
 	assert_null(config.oauth2_client_secret);
 	assert_string_equal(config.oauth2_scope, "openid authelia.pam");
+	assert_int_equal(config.client_auth, CLIENT_AUTH_NONE);
+	assert_true(config.qr);
 	assert_false(config.debug);
+}
+
+static void test_client_auth_and_qr(void **state)
+{
+	(void)state;
+	assert_int_equal(CONFIGURE("url=https://a", "oauth2-client-secret=s"), 0);
+	assert_int_equal(config.client_auth, CLIENT_AUTH_POST); /* the guide's client */
+	assert_int_equal(CONFIGURE("url=https://a", "oauth2-client-secret=s",
+				   "oauth2-client-auth-method=client_secret_basic", "qr=off"),
+			 0);
+	assert_int_equal(config.client_auth, CLIENT_AUTH_BASIC);
+	assert_string_equal(client_auth_name(config.client_auth), "client_secret_basic");
+	assert_false(config.qr);
+	expect_error(CONFIGURE("url=https://a", "oauth2-client-auth-method=client_secret_post"),
+		     "oauth2-client-auth-method=client_secret_post needs oauth2-client-secret");
+	expect_error(
+	    CONFIGURE("url=https://a", "oauth2-client-secret=s", "oauth2-client-auth-method=none"),
+	    "oauth2-client-auth-method=none is for public clients: remove "
+	    "oauth2-client-secret");
+	expect_error(CONFIGURE("url=https://a", "oauth2-client-auth-method=basic"),
+		     "invalid oauth2-client-auth-method \"basic\": must be client_secret_post, "
+		     "client_secret_basic, or none");
+	expect_error(CONFIGURE("url=https://a", "qr=1"), "invalid qr \"1\": must be on or off");
 }
 
 static void test_every_option(void **state)
@@ -212,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_defaults, teardown),
 	    cmocka_unit_test_teardown(test_every_option, teardown),
+	    cmocka_unit_test_teardown(test_client_auth_and_qr, teardown),
 	    cmocka_unit_test_teardown(test_auth_levels, teardown),
 	    cmocka_unit_test_teardown(test_url_errors, teardown),
 	    cmocka_unit_test_teardown(test_method_priority, teardown),

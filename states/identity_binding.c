@@ -1,0 +1,71 @@
+/*
+ * identity_binding.c -- the device flow's token proves that *someone*
+ * approved; this state proves it was the PAM user (the guide's "Device
+ * Authorization identity binding"): the ID token verified against the JWKS
+ * (RS256 only, iss, aud, exp, iat), then /userinfo with the access token,
+ * whose sub must be the ID token's and whose authelia.pam.username claim must
+ * equal the PAM user, case-sensitively.  Any failure is PAM_AUTH_ERR.
+ */
+#include "machine.h"
+#include "../engine/secure_alloc.h"
+#include "../engine/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static void identity_binding_enter(struct session *session);
+static void identity_binding_http(struct session *session, const struct http_response *response);
+
+const struct state_entry state_identity_binding_entry = {
+    .name = "identity_binding",
+    .waits_for = WAIT_SERVER,
+    .enter = identity_binding_enter,
+    .http = identity_binding_http,
+};
+
+static void identity_binding_enter(struct session *session)
+{
+	struct device_flow *device = &session->device;
+	struct http_request_spec spec = {.purpose = HTTP_USERINFO,
+					 .path = device->discovery.userinfo_path,
+					 .timeout_ms = HTTP_REQUEST_TIMEOUT_MS};
+	char err[OIDC_ERROR_SIZE], *bearer = NULL;
+	int rc;
+
+	if (oidc_verify_id_token(device->tokens.id_token, device->jwks, device->discovery.issuer,
+				 session->config.oauth2_client_id, time(NULL), &device->sub,
+				 err) != 0) {
+		machine_fail(session, RESULT_AUTH_ERR, "%s", err);
+		return;
+	}
+	if (asprintf(&bearer, "Bearer %s", device->tokens.access_token) < 0)
+		bearer = NULL;
+	spec.authorization = bearer;
+	rc = bearer ? http_client_send(session->http, &spec) : -1;
+	secret_free(&bearer);
+	oidc_token_set_free(&device->tokens);
+	if (rc != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the userinfo request");
+}
+
+static void identity_binding_http(struct session *session, const struct http_response *response)
+{
+	char err[OIDC_ERROR_SIZE];
+
+	if (response->error != NULL) {
+		machine_fail(session, RESULT_AUTHINFO_UNAVAIL, "userinfo request failed: %s",
+			     response->error);
+	} else if (response->status != 200) {
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "userinfo request failed (response status=%d)", response->status);
+	} else if (oidc_check_userinfo(response->body, response->body_len, session->device.sub,
+				       session->user, err) != 0) {
+		machine_fail(session, RESULT_AUTH_ERR, "%s", err);
+	} else {
+		log_debug("device identity verified: claim \"" OIDC_USERNAME_CLAIM
+			  "\" == pam username \"%s\"",
+			  session->user);
+		machine_goto(session, STATE_SUCCESS);
+	}
+}
