@@ -1,0 +1,298 @@
+"""End to end through the real OpenSSH server: each example configuration of
+the guide, what a person sees in the ssh client (UTF-8 and C locale),
+disconnects at every waiting point, timeouts, LoginGraceTime, and 20
+concurrent logins.  sshd, its PAM stack and its users are private to the test
+run (sshd_harness.py)."""
+import os
+import re
+import signal
+import threading
+import time
+
+import pexpect
+import pytest
+
+from conftest import HELPER, SHIM
+from sshd_harness import PASSWORD, Sshd, helper_pids, login, wait_for_helper
+
+DUO = "Approve the Duo push sent to your phone, then press Enter: "
+APPROVE = "Approve on your device, then press Enter."
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sshd")
+    d.chmod(0o755)
+    server = Sshd(d)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _sshd_log_mark(request):
+    if "sshd" in request.fixturenames:
+        request.getfixturevalue("sshd").mark()
+
+
+def stack(authelia, certs, args, unix_first=False):
+    line = (f"auth required {SHIM} binary={HELPER} url={authelia.url} "
+            f"ca-cert={certs / 'ca.pem'} debug {args}\n")
+    return ("auth required pam_unix.so\n" if unix_first else "") + line
+
+
+def answers(password=None, totp=None, extra=""):
+    def answer(prompt):
+        if prompt.endswith("Password: "):
+            return password
+        if prompt.endswith("TOTP Code: "):
+            return totp() if callable(totp) else totp
+        return extra
+    return answer
+
+
+def accepted(sshd, user):
+    return f"Accepted keyboard-interactive/pam for {user} " in sshd.log_text()
+
+
+# --- the guide's example configurations --------------------------------------
+
+def test_1fa(sshd, authelia, certs):
+    authelia.add_user("john", "pw-john")
+    sshd.configure(stack(authelia, certs, "auth-level=1FA"))
+    ok, out, seen = login(sshd.port, "john", answers("pw-john"))
+    assert ok and out == "LOGIN-OK user=john"
+    assert seen[0][1] == ["Password: "]
+    assert accepted(sshd, "john")
+
+
+def test_1fa_wrong_password_is_not_accepted(sshd, authelia, certs):
+    authelia.add_user("jane", "pw-jane")
+    sshd.configure(stack(authelia, certs, "auth-level=1FA"))
+    ok, _, _ = login(sshd.port, "jane", answers("wrong"))
+    assert not ok
+    assert not accepted(sshd, "jane")
+    assert "Failed keyboard-interactive/pam for jane" in sshd.log_text()
+
+
+def test_1fa_2fa_totp(sshd, authelia, certs):
+    authelia.add_user("john", "pw-john", totp=True)
+    sshd.configure(stack(authelia, certs, "auth-level=1FA+2FA"))
+    ok, out, seen = login(sshd.port, "john", answers("pw-john", lambda: authelia.totp("john")))
+    assert ok and out == "LOGIN-OK user=john"
+    assert [p for _, ps in seen for p in ps][:2] == ["Password: ", "TOTP Code: "]
+
+
+def test_1fa_2fa_wrong_totp(sshd, authelia, certs):
+    authelia.add_user("jane", "pw-jane", totp=True)
+    sshd.configure(stack(authelia, certs, "auth-level=1FA+2FA"))
+    ok, _, _ = login(sshd.port, "jane", answers("pw-jane", "000000"))
+    assert not ok and not accepted(sshd, "jane")
+
+
+def test_2fa_after_pam_unix(sshd, authelia, certs):
+    """The guide's 2FA stack: pam_unix asks for the password, we only for TOTP."""
+    authelia.add_user("john", PASSWORD, totp=True)
+    sshd.configure(stack(authelia, certs, "auth-level=2FA", unix_first=True))
+    ok, out, seen = login(sshd.port, "john", answers(PASSWORD, lambda: authelia.totp("john")))
+    assert ok and out == "LOGIN-OK user=john"
+    prompts = [p for _, ps in seen for p in ps]
+    assert prompts.count("Password: ") == 1 and "TOTP Code: " in prompts
+
+
+def test_duo(sshd, authelia, certs):
+    authelia.add_user("john", "pw-john", duo_device=True, method="mobile_push", duo_delay=1.0)
+    sshd.configure(stack(authelia, certs, "auth-level=1FA+2FA"))
+    shown = []
+
+    def answer(prompt):
+        if prompt.endswith("Password: "):
+            return "pw-john"
+        shown.append((prompt, time.monotonic()))
+        return ""
+    t0 = time.monotonic()
+    ok, out, _ = login(sshd.port, "john", answer)
+    assert ok and out == "LOGIN-OK user=john"
+    duo_request = next(r for r in authelia.requests if r["path"] == "/api/secondfactor/duo")
+    assert shown[0][0].endswith(DUO)
+    assert shown[0][1] < duo_request["time"] + 1.0  # seen before the push completed
+
+
+def test_device_flow_with_binding(sshd, authelia, certs):
+    authelia.oidc.interval = 1
+    sshd.configure(stack(authelia, certs, "method-priority=device_authorization,user "
+                                          "oauth2-client-id=pam-authelia "
+                                          "oauth2-client-secret=s3cret-client timeout=30"))
+    ok, out, seen = login(sshd.port, "john", answers())
+    assert ok and out == "LOGIN-OK user=john"
+    assert seen[0][1][0].endswith(APPROVE)
+
+
+def test_device_flow_approved_by_someone_else(sshd, authelia, certs, syslog):
+    authelia.oidc.device_script = {"action": "approve", "user": "jane", "after": 0.0}
+    sshd.configure(stack(authelia, certs, "method-priority=device_authorization "
+                                          "oauth2-client-id=pam-authelia "
+                                          "oauth2-client-secret=s3cret-client"))
+    ok, _, _ = login(sshd.port, "john", answers())
+    assert not ok and not accepted(sshd, "john")
+    assert 'authelia identity "jane" does not match pam username "john"' in syslog.texts()
+
+
+def test_custom_ca_is_required(sshd, authelia, certs, syslog):
+    """Without ca-cert the system store does not trust the test CA."""
+    authelia.add_user("john", "pw-john")
+    sshd.configure(f"auth required {SHIM} binary={HELPER} url={authelia.url} auth-level=1FA\n")
+    ok, _, _ = login(sshd.port, "john", answers("pw-john"))
+    assert not ok
+    assert any("not trusted" in t for t in syslog.texts())
+
+
+def test_client_socket_is_watched_under_sshd(sshd, authelia, certs, syslog):
+    authelia.add_user("john", "pw-john")
+    sshd.configure(stack(authelia, certs, "auth-level=1FA"))
+    login(sshd.port, "john", answers("pw-john"))
+    assert any("rhost=127.0.0.1" in t and "client-watch=on" in t for t in syslog.texts())
+
+
+# --- what a person sees --------------------------------------------------------
+
+def _ssh(port, user, locale):
+    env = dict(os.environ, LC_ALL=locale, LANG=locale, PYTHONCOERCECLOCALE="0")
+    return pexpect.spawn("ssh", ["-p", str(port), "-o", "PreferredAuthentications=keyboard-interactive",
+                                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                                 "-o", "LogLevel=ERROR", f"{user}@127.0.0.1"],
+                         env=env, timeout=20, maxread=200000)
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_device_prompt_in_the_ssh_client(sshd, authelia, certs, locale):
+    authelia.oidc.interval = 1
+    authelia.oidc.device_script = {"action": "never"}
+    sshd.configure(stack(authelia, certs, "method-priority=device_authorization "
+                                          "oauth2-client-id=pam-authelia "
+                                          "oauth2-client-secret=s3cret-client"))
+    c = _ssh(sshd.port, "john", locale)
+    c.expect_exact(APPROVE)
+    seen = c.before.decode("utf-8", errors="replace")
+    url = re.search(r"https://localhost:\d+/consent/openid/device-authorization\?user_code=([A-Z]{8})", seen)
+    assert url, seen  # the URL and the user code stay readable in any locale
+    assert f"and check the code: {url.group(1)}" in seen
+    if locale == "C.UTF-8":
+        assert "\u2588" in seen and "\u2580" in seen  # the QR code arrives intact
+    else:
+        assert "\\342\\226" in seen  # OpenSSH escapes what the locale cannot show
+    c.close(force=True)
+
+
+def test_totp_prompt_in_the_ssh_client(sshd, authelia, certs):
+    authelia.add_user("john", "pw-john", totp=True)
+    sshd.configure(stack(authelia, certs, ""))
+    c = _ssh(sshd.port, "john", "C.UTF-8")
+    c.expect_exact("Password: ")
+    c.sendline("pw-john")
+    c.expect_exact("TOTP Code: ")
+    c.sendline(authelia.totp("john"))
+    c.expect_exact("LOGIN-OK user=john")
+    c.close(force=True)
+
+
+# --- disconnects ------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["password", "totp", "duo", "device"])
+def test_disconnect_ends_the_helper_within_100ms(sshd, authelia, certs, syslog, where):
+    authelia.add_user("john", "pw-john", totp=True, duo_device=True, duo_delay=60)
+    authelia.oidc.interval = 1
+    authelia.oidc.device_script = {"action": "never"}
+    args = {"password": "", "totp": "method-priority=totp", "duo": "method-priority=mobile_push",
+            "device": "method-priority=device_authorization oauth2-client-id=pam-authelia "
+                      "oauth2-client-secret=s3cret-client"}[where]
+    sshd.configure(stack(authelia, certs, args))
+    c = _ssh(sshd.port, "john", "C.UTF-8")
+    if where != "device":
+        c.expect_exact("Password: ")
+    if where in ("totp", "duo"):
+        c.sendline("pw-john")
+        c.expect_exact("TOTP Code: " if where == "totp" else DUO)
+    if where == "duo":
+        c.sendline("")  # Enter: the shim waits on the helper, not in pam_conv
+        time.sleep(0.5)
+    if where == "device":
+        c.expect_exact(APPROVE)
+        time.sleep(1.5)  # a poll or two
+    helper = wait_for_helper(HELPER)
+    os.kill(c.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    while time.monotonic() - killed < 2 and os.path.exists(f"/proc/{helper}") and \
+            ") Z" not in open(f"/proc/{helper}/stat").read():
+        time.sleep(0.001)
+    gone = time.monotonic() - killed
+    assert gone < 0.1, gone
+    n = len(authelia.requests)
+    time.sleep(1.5)
+    assert len(authelia.requests) == n  # nothing reached Authelia afterwards
+    assert helper_pids(HELPER) == []
+    c.close(force=True)
+
+
+# --- timeouts -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("flow", ["duo", "device"])
+def test_timeout_5_ends_a_login_nobody_approves(sshd, authelia, certs, syslog, flow):
+    authelia.add_user("john", "pw-john", duo_device=True, duo_delay=60)
+    authelia.oidc.interval = 1
+    authelia.oidc.device_script = {"action": "never"}
+    args = ("method-priority=mobile_push" if flow == "duo" else
+            "method-priority=device_authorization oauth2-client-id=pam-authelia "
+            "oauth2-client-secret=s3cret-client") + " timeout=5"
+    sshd.configure(stack(authelia, certs, args))
+    t0 = time.monotonic()
+    ok, _, _ = login(sshd.port, "john", answers("pw-john"))
+    elapsed = time.monotonic() - t0
+    assert not ok and elapsed < 6.5, elapsed
+    state = "duo_push" if flow == "duo" else "device_poll"
+    assert f"timed out after 5 s waiting for the user (state {state})" in syslog.texts()
+    assert helper_pids(HELPER) == []
+
+
+def test_login_grace_time_shorter_than_timeout(tmp_path_factory, authelia, certs):
+    d = tmp_path_factory.mktemp("sshd-grace")
+    d.chmod(0o755)
+    server = Sshd(d)
+    server.start(login_grace=3)
+    try:
+        authelia.add_user("john", "pw-john", duo_device=True, duo_delay=60)
+        server.configure(stack(authelia, certs, "method-priority=mobile_push timeout=30"))
+        t0 = time.monotonic()
+        ok, _, _ = login(server.port, "john", answers("pw-john"))
+        assert not ok and time.monotonic() - t0 < 5
+        time.sleep(0.5)
+        assert helper_pids(HELPER) == []
+    finally:
+        server.stop()
+
+
+# --- many at once ---------------------------------------------------------------------
+
+def test_twenty_concurrent_logins_without_cross_talk(sshd, authelia, certs):
+    users = [f"user{i:02d}" for i in range(20)]
+    for u in users:
+        authelia.add_user(u, f"pw-{u}", totp=True)
+    sshd.configure(stack(authelia, certs, "auth-level=1FA+2FA timeout=60"))
+    results = {}
+
+    def one(u, i):
+        good = i % 2 == 0  # odd users type a wrong code
+        code = (lambda: authelia.totp(u)) if good else "000000"
+        results[u] = login(sshd.port, u, answers(f"pw-{u}", code), timeout=60)
+
+    threads = [threading.Thread(target=one, args=(u, i)) for i, u in enumerate(users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    for i, u in enumerate(users):
+        ok, out, _ = results[u]
+        assert ok == (i % 2 == 0), u
+        if ok:
+            assert out == f"LOGIN-OK user={u}"
+    assert helper_pids(HELPER) == []
