@@ -4,6 +4,7 @@
 #   make install    DESTDIR, PREFIX (default /usr) and PAMDIR are honoured
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make bench      print latency numbers for the shim and the helper core
+#   make demo       a private sshd and Authelia test double, every flow shown (root)
 
 VERSION      := 0.1.0
 CC           ?= cc
@@ -44,7 +45,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
-.PHONY: all deps check bench unit-tests integration-tests sanitizer-tests fuzz fuzz-smoke \
+.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests fuzz fuzz-smoke \
 	check-exports install uninstall clean format
 .DEFAULT_GOAL := all
 
@@ -117,6 +118,16 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@tests/run_fuzz.sh $${FUZZ_SMOKE_SECONDS:-10} $^
+
+demo: all
+	@tools/private_dev.sh /usr/bin/python3 tools/demo.py
+
+demo-stop:
+	@if [ -f $(BUILD)/demo/demo.pid ]; then kill "$$(cat $(BUILD)/demo/demo.pid)"; \
+	else echo "no demo is running"; fi
+
+demo-totp:
+	@/usr/bin/python3 tools/demo.py totp john
 
 bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
 	@/usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}

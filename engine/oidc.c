@@ -167,6 +167,9 @@ enum poll_outcome oidc_read_token_response(int status, const char *body, size_t 
 	snprintf(err, OIDC_ERROR_SIZE, "token response status=%d", status);
 	if (root != NULL)
 		json_get_string(root, "error", "error", &error, jerr);
+	if (error != NULL && printable_ascii(error, 64))
+		snprintf(err, OIDC_ERROR_SIZE, "token response status=%d error=\"%s\"", status,
+			 error);
 	if (status == 200 && root != NULL && error == NULL) {
 		if (json_get_string(root, "access_token", "access_token", &access, jerr) != 0 ||
 		    json_get_string(root, "id_token", "id_token", &id, jerr) != 0 ||
@@ -193,9 +196,6 @@ enum poll_outcome oidc_read_token_response(int status, const char *body, size_t 
 		outcome = POLL_EXPIRED;
 	} else if (status == 401 || (error && strcmp(error, "invalid_client") == 0)) {
 		outcome = POLL_CLIENT;
-	} else if (error != NULL && printable_ascii(error, 64)) {
-		snprintf(err, OIDC_ERROR_SIZE, "token response status=%d error=\"%s\"", status,
-			 error);
 	}
 	json_free(root);
 	return outcome;

@@ -5,7 +5,8 @@
  * every `interval` seconds: authorization_pending keeps polling, slow_down and
  * 429 add 5 s, access_denied and expired_token end the login, and so does our
  * own deadline at expires_in (Authelia keeps answering authorization_pending
- * for an expired code).  Enter polls at once when no poll is in flight.
+ * for an expired code).  Enter polls at once when no poll is in flight and the
+ * interval has passed; never sooner (RFC 8628 3.4).
  * Meanwhile OIDC discovery and the JWKS are fetched on the same connection, so
  * that after the tokens only the userinfo call remains.
  */
@@ -46,6 +47,15 @@ static long ms_until(struct session *session, const struct timeval *when)
 		return 0;
 	evutil_timersub(when, &now, &left);
 	return (long)left.tv_sec * 1000 + left.tv_usec / 1000;
+}
+
+static bool device_interval_passed(struct session *session)
+{
+	struct device_flow *device = &session->device;
+	struct timeval next, step = {.tv_sec = device->interval};
+
+	evutil_timeradd(&device->last_poll, &step, &next);
+	return ms_until(session, &next) == 0;
 }
 
 static bool device_expired(struct session *session)
@@ -132,8 +142,11 @@ static int device_poll_frame(struct session *session, const struct frame *frame)
 	}
 	if (frame->type != FRAME_REPLY)
 		return -1;
+	/* RFC 8628 3.4: at least `interval` between polls, Enter or not.  When it
+	 * has passed, Enter polls at once; otherwise the scheduled poll (at most
+	 * an interval away) answers, and a "not yet" prompt follows it. */
 	device->enter_pressed = true;
-	if (!device->poll_in_flight && !device->have_tokens)
+	if (!device->poll_in_flight && !device->have_tokens && device_interval_passed(session))
 		device_poll_now(session);
 	return 0;
 }

@@ -4,9 +4,9 @@
   prompt      pam_authenticate() start -> the password prompt reaches the
               application (fork + exec of the helper, set-up frames, options
               validated, TLS context built, prompt relayed)
-  full        a whole pam_authenticate() that the helper ends at once
-              (auth-level=2FA: the stack password, then the first network
-              state, absent in this build): start, decide, report, reap
+  full        a whole pam_authenticate() that ends at the first network step
+              (auth-level=2FA, the stack password, a refused connection):
+              start, decide, connect, report, reap
   disconnect  client socket closed -> helper process gone
   sigterm     SIGTERM to the helper -> helper process gone
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from conftest import HELPER, Login, wait_gone  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-BASE = f"binary={HELPER} url=https://auth.example.com"
+BASE = f"binary={HELPER} url=https://127.0.0.1:1"  # refused at once: no DNS, no waiting
 
 
 def report(name, samples_ms):

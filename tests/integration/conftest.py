@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+import testca
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 SHIM = BUILD / "pam_authelia.so"
@@ -248,44 +250,19 @@ def wait_gone(pid, timeout):
 
 # --- the Authelia test double and its certificates ---------------------------
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _make_cert(d, name, san, ca=None):
-    """A key and certificate for san, signed by ca (a name in d) or self-signed."""
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-subj",
-             f"/CN={name}", "-out", f"{name}.csr", cwd=d)
-    (d / f"{name}.ext").write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n")
-    if ca is None:
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-signkey", f"{name}.key", "-days", "2",
-                 "-extfile", f"{name}.ext", "-out", f"{name}.pem", cwd=d)
-    else:
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out",
-                 f"{name}.pem", cwd=d)
-
-
-def _make_ca(d, name):
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-subj",
-             f"/CN={name}", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", f"{name}.pem", cwd=d)
-
-
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     """A test CA, a server certificate for localhost/127.0.0.1 it signed, one for
     another host, a self-signed one, and a second CA with its own localhost cert."""
     d = tmp_path_factory.mktemp("certs")
     d.chmod(0o755)
-    _make_ca(d, "ca")
-    _make_ca(d, "other-ca")
-    _make_cert(d, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
-    _make_cert(d, "wrong-host", "DNS:other.example", ca="ca")
-    _make_cert(d, "self-signed", "DNS:localhost,IP:127.0.0.1")
-    _make_cert(d, "other-ca-server", "DNS:localhost,IP:127.0.0.1", ca="other-ca")
-    for f in d.iterdir():
-        f.chmod(0o644)
+    testca.make_ca(d, "ca")
+    testca.make_ca(d, "other-ca")
+    testca.make_cert(d, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
+    testca.make_cert(d, "wrong-host", "DNS:other.example", ca="ca")
+    testca.make_cert(d, "self-signed", "DNS:localhost,IP:127.0.0.1")
+    testca.make_cert(d, "other-ca-server", "DNS:localhost,IP:127.0.0.1", ca="other-ca")
+    testca.readable(d)
     return d
 
 

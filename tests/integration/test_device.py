@@ -129,15 +129,32 @@ def test_polling_starts_without_enter(login, authelia, certs):
     assert l.result()[0] == "PAM_SUCCESS"
 
 
-def test_enter_polls_at_once_and_reprompts_while_pending(login, authelia, certs):
+def test_enter_never_polls_sooner_than_the_interval(login, authelia, certs):
+    """RFC 8628 3.4: at least `interval` between polls; a user pressing Enter
+    again and again must not hammer the token endpoint (or earn slow_down)."""
     authelia.oidc.device_script = {"action": "never"}
     l = start(login, authelia, certs, interval=30)
     l.conv()
     time.sleep(0.3)
+    for _ in range(3):
+        l.answer("")
+        time.sleep(0.2)
     assert len(polls(authelia)) == 1
+    l.kill()
+
+
+def test_enter_while_pending_gets_a_not_yet_prompt(login, authelia, certs):
+    authelia.oidc.device_script = {"action": "never"}
+    l = start(login, authelia, certs, interval=1)
+    l.conv()
+    l.answer("")  # the next pending answer brings the "not yet" prompt
+    assert l.conv(timeout=3) == ("echo_on", "Not approved yet. " + APPROVE)
+    before = len(polls(authelia))
     l.answer("")
-    assert l.conv() == ("echo_on", "Not approved yet. " + APPROVE)
-    assert len(polls(authelia)) == 2  # Enter polled at once, not after 30 s
+    assert l.conv(timeout=3) == ("echo_on", "Not approved yet. " + APPROVE)
+    assert len(polls(authelia)) == before + 1  # one poll per Enter, an interval apart
+    times = [r["time"] for r in polls(authelia)]
+    assert all(b - a >= 0.9 for a, b in zip(times, times[1:]))
     l.kill()
 
 
