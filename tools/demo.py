@@ -15,11 +15,9 @@ runs inside the private mount namespace of tools/private_dev.sh: the host's
 import base64
 import json
 import os
-import re
 import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ HELPER = ROOT / "build" / "pam_authelia"
 SHIM = ROOT / "build" / "pam_authelia.so"
 
 import testca  # noqa: E402
+from syslog_sink import Syslog  # noqa: E402
 from authelia_double import AutheliaDouble, totp_code  # noqa: E402
 
 USERS = {  # name: (Authelia password, how the second factor goes)
@@ -47,35 +46,6 @@ def heading(text):
     say("=" * 78)
     say(text)
     say("=" * 78)
-
-
-class LogTail:
-    """The module's syslog lines, read from our private /dev/log."""
-
-    def __init__(self):
-        import socket
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        if os.path.exists("/dev/log"):
-            os.unlink("/dev/log")
-        self.sock.bind("/dev/log")
-        os.chmod("/dev/log", 0o666)
-        self.lines = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        while True:
-            data = self.sock.recv(65536).decode(errors="replace")
-            m = re.match(r"^<\d+>\w{3} [ \d]\d \d\d:\d\d:\d\d ([^:]+): (.*)$", data, re.S)
-            if m:
-                with self.lock:
-                    self.lines.append(f"{m.group(1)}: {m.group(2).rstrip()}")
-
-    def take(self):
-        time.sleep(0.3)
-        with self.lock:
-            lines, self.lines = self.lines, []
-        return lines
 
 
 def ssh_transcript(port, user, replies, title):
@@ -106,8 +76,7 @@ def ssh_transcript(port, user, replies, title):
 def show_log(tail):
     say("module log (journalctl -t pam_authelia would show these):")
     for line in tail.take():
-        if "pam_authelia" in line:
-            say("  " + line)
+        say("  " + line)
 
 
 def main():
@@ -117,7 +86,7 @@ def main():
     (STATE / "demo.pid").write_text(str(os.getpid()))
     work = Path(tempfile.mkdtemp(prefix="pam-authelia-demo."))
     work.chmod(0o755)
-    tail = LogTail()
+    tail = Syslog()
 
     heading("pam_authelia demo: a throw-away CA, the Authelia test double, a private sshd")
     testca.make_ca(work, "ca")

@@ -5,12 +5,7 @@ sets up, where /dev/log is ours: the `syslog` fixture binds it and reads the
 lines the helper (ident pam_authelia) and the shim (through pam_syslog) write.
 """
 import os
-import re
-import subprocess
-import threading
 import select
-import socket
-import stat
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import testca
+from syslog_sink import Syslog
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
@@ -30,70 +26,6 @@ APP = BUILD / "tests" / "pam_test_app"
 SET_AUTHTOK = BUILD / "tests" / "pam_set_authtok.so"
 STAND_IN = Path(__file__).resolve().parent / "stand_in_helper.py"
 SERVICE = "pamtest"
-
-SYSLOG_LINE = re.compile(r"^<(\d+)>\w{3} [ \d]\d \d\d:\d\d:\d\d ([^:\[]+)(?:\[(\d+)\])?: (.*)$", re.S)
-
-
-class Syslog:
-    """Our /dev/log.  A thread drains it all the time: a Unix datagram socket
-    queues only 10 messages, and a sender whose receiver lags blocks in
-    syslog(3)."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        if os.path.exists("/dev/log"):
-            os.unlink("/dev/log")
-        self.sock.bind("/dev/log")
-        os.chmod("/dev/log", 0o666)
-        self.lock = threading.Lock()
-        self.lines = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        while True:
-            data = self.sock.recv(65536).decode(errors="replace").rstrip("\n")
-            m = SYSLOG_LINE.match(data)
-            if m:
-                with self.lock:
-                    self.lines.append({"priority": int(m.group(1)), "ident": m.group(2),
-                                       "pid": m.group(3), "text": m.group(4)})
-
-    def _settle(self):
-        """Waits until no line has arrived for 50 ms."""
-        count = -1
-        while True:
-            with self.lock:
-                if len(self.lines) == count:
-                    return
-                count = len(self.lines)
-            time.sleep(0.05)
-
-    def clear(self):
-        self._settle()
-        with self.lock:
-            self.lines = []
-
-    def texts(self, ident="pam_authelia"):
-        self._settle()
-        with self.lock:
-            return [l["text"] for l in self.lines if l["ident"] == ident]
-
-    def shim_texts(self):
-        """Lines the shim wrote with pam_syslog from inside the application."""
-        self._settle()
-        prefix = re.compile(r"^pam_authelia\([^)]*\): ")
-        with self.lock:
-            return [prefix.sub("", l["text"]) for l in self.lines if l["ident"] != "pam_authelia"]
-
-    def wait_for(self, needle, ident="pam_authelia", timeout=3.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if any(needle in l["text"] for l in self.lines if l["ident"] == ident):
-                    return True
-            time.sleep(0.01)
-        return False
-
 
 @pytest.fixture(scope="session")
 def _syslog_socket():

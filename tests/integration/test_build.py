@@ -74,3 +74,39 @@ def test_usage_and_version():
     assert _run("--version").stdout.startswith("pam_authelia ")
     assert _run("--url", "https://a").returncode == 2  # flags without --check
     assert _run("--help").returncode == 0
+
+
+def test_make_demo_runs_every_flow_and_stops_cleanly():
+    """The newcomer's main command, start to stop: every flow's transcript,
+    the hand-login instructions, make demo-totp, and make demo-stop leaving
+    nothing behind (no sshd, no /run/sshd it created, no state files)."""
+    import signal
+    import time
+    had_run_sshd = os.path.isdir("/run/sshd")
+    demo = subprocess.Popen(["make", "-s", "-C", str(ROOT), "demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out = ""
+    deadline = time.monotonic() + 120
+    try:
+        while "Stop with Ctrl-C here" not in out:
+            assert time.monotonic() < deadline, out
+            line = demo.stdout.readline()
+            assert line, out
+            out += line
+        assert out.count("--> logged in") == 4, out
+        assert out.count("--> refused") == 1, out
+        for needle in ["TOTP Code: ", "Approve the Duo push", "Approve on your device",
+                       "\u2588", 'device identity verified: claim "authelia.pam.username"',
+                       "ssh -p "]:
+            assert needle in out, needle
+        totp = subprocess.run(["make", "-s", "-C", str(ROOT), "demo-totp"],
+                              capture_output=True, text=True)
+        assert totp.stdout.strip().isdigit() and len(totp.stdout.strip()) == 6
+        subprocess.run(["make", "-s", "-C", str(ROOT), "demo-stop"], check=True)
+        rest, _ = demo.communicate(timeout=30)
+        assert "stopped; nothing on the host was changed" in rest
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+    assert os.path.isdir("/run/sshd") == had_run_sshd
+    assert not (ROOT / "build" / "demo" / "demo.pid").exists()

@@ -494,3 +494,13 @@ def test_no_delay_of_our_own_after_authelias_padding(login, authelia, certs):
     times = {r["path"]: r["time"] for r in authelia.requests}
     gap = times["/api/state"] - times["/api/firstfactor"]
     assert 0.3 <= gap < 0.5, gap
+
+
+def test_sudo_style_consumer_without_rhost(login, authelia, certs, syslog):
+    """sudo, su and login set no PAM_RHOST: no socket to watch, the same flow."""
+    authelia.add_user("john", "pw-john", totp=True)
+    l = password_login(login, authelia, certs, "auth-level=1FA+2FA")
+    assert l.conv() == ("echo_on", "TOTP Code: ")
+    l.answer(authelia.totp("john"))
+    assert l.result()[0] == "PAM_SUCCESS"
+    assert any("rhost=-" in t and "client-watch=off" in t for t in syslog.texts())
