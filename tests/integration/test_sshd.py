@@ -12,7 +12,7 @@ import time
 import pexpect
 import pytest
 
-from conftest import HELPER, SHIM
+from conftest import HELPER, SHIM, wait_gone
 from sshd_harness import PASSWORD, Sshd, helper_pids, login, wait_for_helper
 
 DUO = "Approve the Duo push sent to your phone, then press Enter: "
@@ -221,12 +221,8 @@ def test_disconnect_ends_the_helper_within_100ms(sshd, authelia, certs, syslog, 
         time.sleep(1.5)  # a poll or two
     helper = wait_for_helper(HELPER)
     os.kill(c.pid, signal.SIGKILL)
-    killed = time.monotonic()
-    while time.monotonic() - killed < 2 and os.path.exists(f"/proc/{helper}") and \
-            ") Z" not in open(f"/proc/{helper}/stat").read():
-        time.sleep(0.001)
-    gone = time.monotonic() - killed
-    assert gone < 0.1, gone
+    gone = wait_gone(helper, 2.0)
+    assert gone is not None and gone < 0.1, gone
     n = len(authelia.requests)
     time.sleep(1.5)
     assert len(authelia.requests) == n  # nothing reached Authelia afterwards
