@@ -57,6 +57,7 @@ void config_free(struct config *config)
 {
 	free(config->url);
 	free(config->url_host);
+	free(config->url_path);
 	free(config->cookie_name);
 	free(config->ca_cert);
 	free(config->oauth2_client_id);
@@ -110,10 +111,14 @@ static int set_url(struct config *config, const char *value, char err[OPTION_ERR
 		config->url = strdup(value);
 		config->url_host = strdup(host);
 		config->url_port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
+		config->url_path = strdup(path ? path : "");
 		/* Endpoints are appended to url: drop trailing slashes. */
 		len = strlen(config->url);
 		while (len > 0 && config->url[len - 1] == '/')
 			config->url[--len] = '\0';
+		len = config->url_path ? strlen(config->url_path) : 0;
+		while (len > 0 && config->url_path[len - 1] == '/')
+			config->url_path[--len] = '\0';
 	}
 	evhttp_uri_free(uri);
 	return rc;

@@ -39,6 +39,7 @@ struct config {
 	char *url; /* https://host[:port][/path], no trailing slash */
 	char *url_host;
 	int url_port;
+	char *url_path; /* url's path without trailing slashes; "" for none */
 	enum auth_level auth_level;
 	char *cookie_name;
 	char *ca_cert;

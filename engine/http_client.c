@@ -67,8 +67,6 @@ struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
 				    http_response_cb callback, void *arg, char err[HTTP_ERROR_SIZE])
 {
 	struct http_client *client = calloc(1, sizeof(*client));
-	struct evhttp_uri *uri = NULL;
-	const char *path;
 	unsigned char ip[16];
 	bool is_ip;
 	X509_VERIFY_PARAM *vp;
@@ -84,16 +82,9 @@ struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
 	client->url = strdup(config->url);
 	client->cookie_name = strdup(config->cookie_name);
 	client->rhost = rhost ? strdup(rhost) : NULL;
-	uri = evhttp_uri_parse_with_flags(config->url, 0);
-	if (uri == NULL || client->url == NULL || client->cookie_name == NULL)
+	client->path_prefix = strdup(config->url_path);
+	if (client->url == NULL || client->cookie_name == NULL || client->path_prefix == NULL)
 		goto fail;
-	path = evhttp_uri_get_path(uri);
-	client->path_prefix = strdup(path ? path : "");
-	if (client->path_prefix == NULL)
-		goto fail;
-	len = strlen(client->path_prefix);
-	while (len > 0 && client->path_prefix[len - 1] == '/')
-		client->path_prefix[--len] = '\0';
 	/* An IPv6 literal keeps its brackets in Host: but not for connect/verify. */
 	len = strlen(config->url_host);
 	if (config->url_host[0] == '[' && len > 2)
@@ -144,12 +135,9 @@ struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
 	evhttp_connection_set_max_headers_size(client->evcon, HTTP_MAX_HEADERS);
 	/* Inactivity must never cut a Duo push short: our timers decide. */
 	evhttp_connection_set_timeout_tv(client->evcon, &idle);
-	evhttp_uri_free(uri);
 	return client;
 fail:
 	snprintf(err, HTTP_ERROR_SIZE, "cannot set up the HTTPS client for %s", config->url);
-	if (uri != NULL)
-		evhttp_uri_free(uri);
 	http_client_free(client);
 	return NULL;
 }

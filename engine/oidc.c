@@ -50,21 +50,6 @@ static bool same_host(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-/* url's own path, without trailing slashes ("" for none). */
-static void url_path(const struct config *config, char *out, size_t outlen)
-{
-	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(config->url, 0);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	size_t n;
-
-	snprintf(out, outlen, "%s", path ? path : "");
-	n = strlen(out);
-	while (n > 0 && out[n - 1] == '/')
-		out[--n] = '\0';
-	if (uri != NULL)
-		evhttp_uri_free(uri);
-}
-
 int oidc_check_verification_url(const char *url, const struct config *config,
 				char err[OIDC_ERROR_SIZE])
 {
@@ -235,14 +220,14 @@ static char *path_on_url(const char *absolute, const struct config *config, cons
 int oidc_read_discovery(const char *body, size_t len, const struct config *config,
 			struct discovery *discovery, char err[OIDC_ERROR_SIZE])
 {
-	char jerr[JSON_ERROR_SIZE], base[OIDC_MAX_URL];
+	char jerr[JSON_ERROR_SIZE];
+	const char *base = config->url_path;
 	yajl_val root = json_parse(body, len, jerr);
 	const char *issuer = NULL, *jwks = NULL, *userinfo = NULL;
 	struct evhttp_uri *iu = NULL;
 	int rc = -1;
 
 	memset(discovery, 0, sizeof(*discovery));
-	url_path(config, base, sizeof(base));
 	if (root == NULL) {
 		snprintf(err, OIDC_ERROR_SIZE, "OIDC discovery: %s", jerr);
 		return -1;

@@ -42,7 +42,6 @@ struct session {
 	/* Authelia. */
 	struct http_client *http;
 	struct user_info user_info;
-	enum method chosen_method;
 	int required_level; /* what confirm_session expects: 1 or 2 */
 
 	/* The device flow. */

@@ -88,7 +88,6 @@ static void select_method_enter(struct session *session)
 	}
 	log_debug("selected \"%s\" (from priority entry \"%s\")", method_name(chosen),
 		  method_name(entry));
-	session->chosen_method = chosen;
 	switch (chosen) {
 	case METHOD_TOTP:
 		machine_goto(session, STATE_TOTP_PROMPT);

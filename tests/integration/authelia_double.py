@@ -517,7 +517,7 @@ class OIDC:
         {"action": "approve"|"deny"|"never", "user": "john", "after": seconds}
     interval, expires_in: what the device authorization answers
     id_token_attack: alg_none, hs256_pubkey, wrong_aud, wrong_iss, expired,
-        iat_future, unknown_kid, bad_signature
+        iat_future, unknown_kid, bad_signature, wrong_azp, weak_key, duplicate_kid
     userinfo_attack: sub_differs, claim_missing, claim_empty, claim_not_string,
         claim_case
     verification_attack: other_host, http, userinfo, too_long
@@ -528,6 +528,7 @@ class OIDC:
     def __init__(self):
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
         pub = self.key.public_key().public_numbers()
         self.jwk = {"use": "sig", "kty": "RSA", "alg": "RS256",
                     "n": _int_b64(pub.n), "e": _int_b64(pub.e)}
@@ -594,6 +595,10 @@ class OIDC:
             return self.sign(header, claims, hmac_key=self.public_pem)
         if attack == "bad_signature":
             return self.sign(header, claims, key=self.other_key)
+        if attack == "wrong_azp":
+            claims["azp"] = "another-client"
+        if attack == "weak_key":  # a 1024-bit key the JWKS publishes under the token's kid
+            return self.sign(header, claims, key=self.weak_key)
         return self.sign(header, claims)
 
 
@@ -667,7 +672,14 @@ def api_well_known_openid_configuration(self, raw):
 
 
 def api_jwks_json(self, raw):
-    self.json(200, {"keys": [self.double.oidc.jwk]})
+    oidc = self.double.oidc
+    keys = [oidc.jwk]
+    if oidc.id_token_attack == "weak_key":
+        pub = oidc.weak_key.public_key().public_numbers()
+        keys = [dict(oidc.jwk, n=_int_b64(pub.n), e=_int_b64(pub.e))]
+    elif oidc.id_token_attack == "duplicate_kid":  # which of the two would be a guess
+        keys = [oidc.jwk, dict(oidc.jwk)]
+    self.json(200, {"keys": keys})
 
 
 def api_oidc_device_authorization(self, raw):

@@ -261,6 +261,7 @@ def test_approved_by_another_user(login, authelia, certs, syslog, user, line):
     ("iat_future", "id token verification failed: token issued in the future or has no iat"),
     ("unknown_kid", 'id token verification failed: unknown key id "zzzzzz-rs256"'),
     ("bad_signature", "id token verification failed: bad signature"),
+    ("wrong_azp", 'id token verification failed: authorized party is not "pam-authelia"'),
 ])
 def test_id_token_attacks(login, authelia, certs, syslog, attack, line):
     authelia.oidc.id_token_attack = attack
@@ -271,6 +272,21 @@ def test_id_token_attacks(login, authelia, certs, syslog, attack, line):
     assert any(t.startswith(line) for t in syslog.texts()), syslog.texts()
     assert "/api/oidc/userinfo" not in authelia.paths()
     assert_no_poll_after(authelia)
+
+
+@pytest.mark.parametrize("attack,ending", [
+    ("weak_key", "is shorter than 2048 bits"),
+    ("duplicate_kid", "is in the JWKS twice"),
+])
+def test_jwks_attacks(login, authelia, certs, syslog, attack, ending):
+    authelia.oidc.id_token_attack = attack
+    l = start(login, authelia, certs)
+    l.conv()
+    l.answer("")
+    assert l.result()[0] == "PAM_AUTH_ERR"
+    assert any(t.startswith("id token verification failed: key") and t.endswith(ending)
+               for t in syslog.texts()), syslog.texts()
+    assert "/api/oidc/userinfo" not in authelia.paths()
 
 
 @pytest.mark.parametrize("attack,line", [

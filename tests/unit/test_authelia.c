@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include "../../engine/authelia_api.h"
+#include "../../engine/oidc.h"
 #include "../../engine/secure_alloc.h"
 #include "../../states/machine.h"
 
@@ -212,12 +213,52 @@ static void test_method_selection(void **state)
 	config_free(&config);
 }
 
+static void test_verification_url(void **state)
+{
+	char err[OIDC_ERROR_SIZE], cerr[OPTION_ERROR_SIZE];
+	const char grant_fmt[] = "{\"device_code\":\"d\",\"user_code\":\"%s\",\"verification_uri\":"
+				 "\"https://auth.example.com:8443/c\",\"expires_in\":599}";
+	char grant_body[256];
+	struct device_grant grant;
+
+	(void)state;
+	config_free(&config);
+	config_init(&config);
+	assert_int_equal(config_apply(&config, "url=https://Auth.Example.com:8443", cerr), 0);
+	assert_int_equal(config_finish(&config, cerr), 0);
+	assert_int_equal(oidc_check_verification_url("https://auth.EXAMPLE.com:8443/c?user_code=X",
+						     &config, err),
+			 0);
+	assert_int_equal(oidc_check_verification_url("https://auth.example.com/c", &config, err),
+			 -1);
+	assert_string_equal(err, "verification URL is not on the host of url"); /* port 443 */
+	assert_int_equal(
+	    oidc_check_verification_url("https://auth.example.com:8444/c", &config, err), -1);
+	assert_int_equal(
+	    oidc_check_verification_url("https://auth.example.com:8443/\x1b[2J", &config, err), -1);
+	assert_string_equal(err, "verification URL has characters a URL may not have");
+	assert_int_equal(
+	    oidc_check_verification_url("https://auth.example.com:8443/a b", &config, err), -1);
+	/* The user code is shown on the terminal too: printable ASCII only. */
+	snprintf(grant_body, sizeof(grant_body), grant_fmt, "BCDF\\u001b[2J");
+	assert_int_equal(
+	    oidc_read_device_grant(grant_body, strlen(grant_body), &config, &grant, err), -1);
+	assert_string_equal(err, "malformed response: device_code or user_code");
+	snprintf(grant_body, sizeof(grant_body), grant_fmt, "BCDFGHJK");
+	assert_int_equal(
+	    oidc_read_device_grant(grant_body, strlen(grant_body), &config, &grant, err), 0);
+	assert_string_equal(grant.verification_url, "https://auth.example.com:8443/c");
+	assert_int_equal(grant.interval, 5); /* RFC 8628's default when none is sent */
+	oidc_device_grant_free(&grant);
+	config_free(&config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_is_strict),   cmocka_unit_test(test_json_generation),
 	    cmocka_unit_test(test_cookie_parser),    cmocka_unit_test(test_answers_are_classified),
-	    cmocka_unit_test(test_method_selection),
+	    cmocka_unit_test(test_method_selection), cmocka_unit_test(test_verification_url),
 	};
 	unit_log_capture();
 	return cmocka_run_group_tests_name("authelia api", tests, NULL, NULL);
