@@ -16,40 +16,83 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #ifndef PAM_AUTHELIA_VERSION
 #define PAM_AUTHELIA_VERSION "0"
 #endif
 
+/*
+ * evhttp has no public call that connects without a request.  libevent 2.1
+ * exports the one evhttp_make_request uses (http-internal.h: "connects if
+ * necessary"; it does nothing while a connect is under way): with no request
+ * queued, evhttp goes idle once TLS is up.  Declared here because no public
+ * header does.
+ */
+int evhttp_connection_connect_(struct evhttp_connection *evcon);
+
+struct http_conn;
+
 struct http_pending {
 	struct http_client *client;
+	struct http_conn *conn;	    /* the connection it went out on; NULL while queued */
 	struct evhttp_request *req; /* NULL once libevent is done with it */
 	struct event *deadline;
 	enum http_purpose purpose;
 	unsigned timeout_ms;
+	char *path;	    /* the url's path and the request's */
+	char *body;	    /* kept (a secret: a password, a code) for one retry */
+	size_t body_len;    /* body is NULL for a GET */
+	char *content_type; /* POST only */
+	char *authorization;
+	bool reused;  /* went out on a connection opened before it */
+	bool retried; /* already sent again once */
 	enum evhttp_request_error error;
 	int error_errno;
-	bool failed, cancelled;
-	struct http_pending *next;
+	bool failed;
+	bool deferred; /* failed inside a call of ours: reported from the loop */
+	char deferred_error[HTTP_ERROR_SIZE];
+	struct http_pending *next; /* in the order they were made */
+};
+
+/* One keep-alive connection: its own SSL, bufferevent and evhttp connection. */
+struct http_conn {
+	struct http_client *client;
+	unsigned number; /* 1-based, for log lines */
+	SSL *ssl;	 /* owned by the bufferevent */
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon;
+	/* evhttp's connect callback, while ours stands in front of it. */
+	bufferevent_event_cb evhttp_event_cb;
+	void *evhttp_event_arg;
+	evutil_socket_t connected_fd; /* the socket that finished TLS, or -1 */
+	size_t answer_bytes;	      /* answer bytes since the current request went out */
+	struct http_pending *active;
+	bool broken; /* evhttp could not be told of a failed connect (out of memory) */
 };
 
 struct http_client {
 	struct event_base *base;
 	struct evdns_base *dns;
-	struct evhttp_connection *evcon;
-	SSL *ssl; /* owned by the bufferevent */
-	struct bufferevent *bev;
+	struct http_conn *conns[HTTP_MAX_CONNECTIONS];
+	unsigned conn_count;
+	bool started;
+	int depth; /* > 0 inside our own calls into evhttp: failures are deferred */
+	bool is_ip;
 	char *url;	   /* for log lines */
 	char *path_prefix; /* the url's path, without trailing slash */
 	char *host_header;
 	char *host; /* for connecting and verifying, no brackets */
 	int port;
+	struct timeval idle;
 	char *cookie_name;
 	char *cookie_value; /* opaque, byte for byte; secret */
 	char *rhost;
@@ -61,16 +104,17 @@ struct http_client {
 static void http_done_callback(struct evhttp_request *req, void *arg);
 static void http_error_callback(enum evhttp_request_error error, void *arg);
 static void http_deadline_callback(evutil_socket_t fd, short what, void *arg);
+static void http_conn_event_callback(struct bufferevent *bev, short what, void *arg);
+static void http_conn_input_callback(struct evbuffer *buffer, const struct evbuffer_cb_info *info,
+				     void *arg);
+static int http_client_dispatch(struct http_client *client, struct http_pending *caller);
 
-struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
-				    const struct config *config, const char *rhost,
-				    http_response_cb callback, void *arg, char err[HTTP_ERROR_SIZE])
+struct http_client *http_client_new(struct event_base *base, const struct config *config,
+				    const char *rhost, http_response_cb callback, void *arg,
+				    char err[HTTP_ERROR_SIZE])
 {
 	struct http_client *client = calloc(1, sizeof(*client));
 	unsigned char ip[16];
-	bool is_ip;
-	X509_VERIFY_PARAM *vp;
-	struct timeval idle = {.tv_sec = (time_t)config->timeout + 5};
 	size_t len;
 
 	if (client == NULL)
@@ -79,6 +123,7 @@ struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
 	client->callback = callback;
 	client->arg = arg;
 	client->port = config->url_port;
+	client->idle.tv_sec = (time_t)config->timeout + 5;
 	client->url = strdup(config->url);
 	client->cookie_name = strdup(config->cookie_name);
 	client->rhost = rhost ? strdup(rhost) : NULL;
@@ -99,47 +144,188 @@ struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
 		client->host_header = NULL;
 	if (client->host_header == NULL)
 		goto fail;
-
-	is_ip =
+	client->is_ip =
 	    inet_pton(AF_INET, client->host, ip) == 1 || inet_pton(AF_INET6, client->host, ip) == 1;
-	client->ssl = SSL_new(tls);
-	if (client->ssl == NULL)
-		goto fail;
-	vp = SSL_get0_param(client->ssl);
-	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (is_ip) {
-		X509_VERIFY_PARAM_set1_ip_asc(vp, client->host); /* no SNI for addresses */
-	} else {
-		X509_VERIFY_PARAM_set1_host(vp, client->host, 0);
-		SSL_set_tlsext_host_name(client->ssl, client->host);
-	}
-	client->bev =
-	    bufferevent_openssl_socket_new(base, -1, client->ssl, BUFFEREVENT_SSL_CONNECTING,
-					   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (client->bev == NULL) {
-		SSL_free(client->ssl);
-		client->ssl = NULL;
-		goto fail;
-	}
-	/* Bodies are framed by Content-Length or chunks; a missing close_notify
-	 * after a complete response is not an error (OpenSSL 3 made it one). */
-	bufferevent_openssl_set_allow_dirty_shutdown(client->bev, 1);
-	if (!is_ip)
-		client->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-						       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	client->evcon = evhttp_connection_base_bufferevent_new(
-	    base, client->dns, client->bev, client->host, (unsigned short)client->port);
-	if (client->evcon == NULL || (!is_ip && client->dns == NULL))
-		goto fail;
-	evhttp_connection_set_max_body_size(client->evcon, HTTP_MAX_BODY);
-	evhttp_connection_set_max_headers_size(client->evcon, HTTP_MAX_HEADERS);
-	/* Inactivity must never cut a Duo push short: our timers decide. */
-	evhttp_connection_set_timeout_tv(client->evcon, &idle);
 	return client;
 fail:
 	snprintf(err, HTTP_ERROR_SIZE, "cannot set up the HTTPS client for %s", config->url);
 	http_client_free(client);
 	return NULL;
+}
+
+static void http_conn_free(struct http_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	if (conn->evcon != NULL)
+		evhttp_connection_free(conn->evcon); /* frees the bufferevent and SSL */
+	else if (conn->bev != NULL)
+		bufferevent_free(conn->bev);
+	else if (conn->ssl != NULL)
+		SSL_free(conn->ssl);
+	free(conn);
+}
+
+static struct http_conn *http_conn_new(struct http_client *client, SSL_CTX *tls, unsigned number)
+{
+	struct http_conn *conn = calloc(1, sizeof(*conn));
+	X509_VERIFY_PARAM *vp;
+
+	if (conn == NULL)
+		return NULL;
+	conn->client = client;
+	conn->number = number;
+	conn->connected_fd = -1;
+	conn->ssl = SSL_new(tls);
+	if (conn->ssl == NULL)
+		goto fail;
+	vp = SSL_get0_param(conn->ssl);
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (client->is_ip) {
+		X509_VERIFY_PARAM_set1_ip_asc(vp, client->host); /* no SNI for addresses */
+	} else {
+		X509_VERIFY_PARAM_set1_host(vp, client->host, 0);
+		SSL_set_tlsext_host_name(conn->ssl, client->host);
+	}
+	conn->bev =
+	    bufferevent_openssl_socket_new(client->base, -1, conn->ssl, BUFFEREVENT_SSL_CONNECTING,
+					   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (conn->bev == NULL)
+		goto fail;
+	/* Bodies are framed by Content-Length or chunks; a missing close_notify
+	 * after a complete response is not an error (OpenSSL 3 made it one). */
+	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+	/* Counts what arrives for the request in flight (see http_should_retry). */
+	if (evbuffer_add_cb(bufferevent_get_input(conn->bev), http_conn_input_callback, conn) ==
+	    NULL)
+		goto fail;
+	conn->evcon = evhttp_connection_base_bufferevent_new(client->base, client->dns, conn->bev,
+							     client->host,
+							     (unsigned short)client->port);
+	if (conn->evcon == NULL)
+		goto fail;
+	evhttp_connection_set_max_body_size(conn->evcon, HTTP_MAX_BODY);
+	evhttp_connection_set_max_headers_size(conn->evcon, HTTP_MAX_HEADERS);
+	/* Inactivity must never cut a Duo push short: our timers decide. */
+	evhttp_connection_set_timeout_tv(conn->evcon, &client->idle);
+	return conn;
+fail:
+	http_conn_free(conn);
+	return NULL;
+}
+
+/* Up: TLS finished on the socket the bufferevent still has (evhttp resets the
+ * bufferevent's socket to -1 whenever it drops a connection). */
+static bool http_conn_up(const struct http_conn *conn)
+{
+	return conn->connected_fd >= 0 && bufferevent_getfd(conn->bev) == conn->connected_fd;
+}
+
+/* Starts TCP + TLS with our callback in front of evhttp's (for TCP_NODELAY and
+ * for a connect that fails with no request queued); nothing while connecting. */
+static void http_conn_connect(struct http_conn *conn)
+{
+	bufferevent_event_cb event_cb;
+	void *event_arg;
+
+	conn->connected_fd = -1;
+	if (evhttp_connection_connect_(conn->evcon) != 0)
+		return; /* the request that follows reports it */
+	bufferevent_getcb(conn->bev, NULL, NULL, &event_cb, &event_arg);
+	if (event_cb != http_conn_event_callback) {
+		conn->evhttp_event_cb = event_cb;
+		conn->evhttp_event_arg = event_arg;
+		bufferevent_setcb(conn->bev, NULL, NULL, http_conn_event_callback, conn);
+	}
+}
+
+static void http_placeholder_callback(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	(void)arg;
+}
+
+/* The connect finished (TLS up) or failed; evhttp's own callback runs after. */
+static void http_conn_event_callback(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *conn = arg;
+	struct http_client *client = conn->client;
+	bufferevent_event_cb evhttp_cb = conn->evhttp_event_cb;
+	void *evhttp_arg = conn->evhttp_event_arg;
+
+	bufferevent_setcb(bev, NULL, NULL, evhttp_cb, evhttp_arg);
+	if (what & BEV_EVENT_CONNECTED) {
+		evutil_socket_t fd = bufferevent_getfd(bev);
+		int one = 1;
+
+		/* evhttp writes a request's headers and body as two TLS records; with
+		 * Nagle the body would wait for the server's delayed ACK of the
+		 * headers (~40 ms).  Set before evhttp writes anything here. */
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+			log_debug("cannot set TCP_NODELAY: %s", strerror(errno));
+		conn->connected_fd = fd;
+		log_debug("connected to %s:%d (connection %u)", client->host, client->port,
+			  conn->number);
+	} else if (conn->active == NULL) {
+		/* A connect started ahead of any request failed.  evhttp 2.1.12
+		 * asserts that a failing connection has a request to fail (http.c,
+		 * evhttp_connection_fail_: "req != NULL"), so it gets one that is
+		 * never sent; it resets the connection, and the first real request
+		 * connects again and reports what went wrong. */
+		struct evhttp_request *placeholder =
+		    evhttp_request_new(http_placeholder_callback, NULL);
+
+		log_debug("connecting early failed (connection %u); the next request on it "
+			  "connects again",
+			  conn->number);
+		if (placeholder == NULL ||
+		    evhttp_make_request(conn->evcon, placeholder, EVHTTP_REQ_GET, "/") != 0) {
+			bufferevent_disable(bev, EV_READ | EV_WRITE);
+			bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+			conn->broken = true;
+			return;
+		}
+	}
+	evhttp_cb(bev, what, evhttp_arg);
+}
+
+static void http_conn_input_callback(struct evbuffer *buffer, const struct evbuffer_cb_info *info,
+				     void *arg)
+{
+	struct http_conn *conn = arg;
+
+	(void)buffer;
+	conn->answer_bytes += info->n_added;
+}
+
+int http_client_start(struct http_client *client, SSL_CTX *tls, unsigned connections,
+		      char err[HTTP_ERROR_SIZE])
+{
+	if (connections < 1)
+		connections = 1;
+	if (connections > HTTP_MAX_CONNECTIONS)
+		connections = HTTP_MAX_CONNECTIONS;
+	if (!client->is_ip && client->dns == NULL) {
+		client->dns = evdns_base_new(client->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+							       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (client->dns == NULL)
+			goto fail;
+	}
+	while (client->conn_count < connections) {
+		struct http_conn *conn = http_conn_new(client, tls, client->conn_count + 1);
+
+		if (conn == NULL)
+			goto fail;
+		client->conns[client->conn_count++] = conn;
+	}
+	client->started = true;
+	for (unsigned i = 0; i < client->conn_count; i++)
+		http_conn_connect(client->conns[i]);
+	http_client_dispatch(client, NULL);
+	return 0;
+fail:
+	snprintf(err, HTTP_ERROR_SIZE, "cannot set up the HTTPS client for %s", client->url);
+	return -1;
 }
 
 static void http_pending_free(struct http_pending *pending)
@@ -152,8 +338,17 @@ static void http_pending_free(struct http_pending *pending)
 			break;
 		}
 	}
+	if (pending->conn != NULL && pending->conn->active == pending)
+		pending->conn->active = NULL;
 	if (pending->deadline != NULL)
 		event_free(pending->deadline);
+	free(pending->path);
+	if (pending->body != NULL) {
+		explicit_bzero(pending->body, pending->body_len);
+		free(pending->body);
+	}
+	free(pending->content_type);
+	secret_free(&pending->authorization);
 	free(pending);
 }
 
@@ -162,9 +357,9 @@ void http_client_cancel_all(struct http_client *client)
 	while (client->pending != NULL) {
 		struct http_pending *pending = client->pending;
 
-		pending->cancelled = true;
 		if (pending->req != NULL)
 			evhttp_cancel_request(pending->req); /* no done callback follows */
+		pending->req = NULL;
 		http_pending_free(pending);
 	}
 }
@@ -174,10 +369,8 @@ void http_client_free(struct http_client *client)
 	if (client == NULL)
 		return;
 	http_client_cancel_all(client);
-	if (client->evcon != NULL)
-		evhttp_connection_free(client->evcon); /* frees the bufferevent and SSL */
-	else if (client->bev != NULL)
-		bufferevent_free(client->bev);
+	for (unsigned i = 0; i < client->conn_count; i++)
+		http_conn_free(client->conns[i]);
 	if (client->dns != NULL)
 		evdns_base_free(client->dns, 1); /* fail lookups: they hold the bufferevent */
 	free(client->url);
@@ -207,84 +400,175 @@ int http_client_request(struct http_client *client, enum http_purpose purpose, c
 	return http_client_send(client, &spec);
 }
 
+/* Reports a failure from the loop, not from inside the call that found it. */
+static void http_fail_later(struct http_pending *pending, const char *error)
+{
+	struct timeval now = {0, 0};
+
+	pending->deferred = true;
+	if (pending->conn != NULL && pending->conn->active == pending)
+		pending->conn->active = NULL;
+	pending->conn = NULL;
+	snprintf(pending->deferred_error, sizeof(pending->deferred_error), "%s", error);
+	if (pending->deadline == NULL)
+		pending->deadline =
+		    evtimer_new(pending->client->base, http_deadline_callback, pending);
+	if (pending->deadline != NULL)
+		evtimer_add(pending->deadline, &now);
+	/* else the whole-exchange timeout ends the login */
+}
+
+/* Builds the request from what the pending record keeps and sends it on conn. */
+static int http_conn_send(struct http_conn *conn, struct http_pending *pending)
+{
+	struct http_client *client = conn->client;
+	struct evhttp_request *req = evhttp_request_new(http_done_callback, pending);
+	struct evkeyvalq *headers;
+	char *cookie = NULL;
+	int rc;
+
+	if (req == NULL)
+		return -1;
+	evhttp_request_set_error_cb(req, http_error_callback);
+	headers = evhttp_request_get_output_headers(req);
+	rc = evhttp_add_header(headers, "Host", client->host_header); /* evhttp adds none */
+	rc |= evhttp_add_header(headers, "User-Agent", "pam_authelia/" PAM_AUTHELIA_VERSION);
+	rc |= evhttp_add_header(headers, "Accept", "application/json");
+	if (client->rhost != NULL)
+		rc |= evhttp_add_header(headers, "X-Forwarded-For", client->rhost);
+	if (pending->authorization != NULL)
+		rc |= evhttp_add_header(headers, "Authorization", pending->authorization);
+	/* The cookie as it is now: what the answers before this one set. */
+	if (client->cookie_value != NULL) {
+		if (asprintf(&cookie, "%s=%s", client->cookie_name, client->cookie_value) < 0) {
+			cookie = NULL;
+			rc = -1;
+		} else {
+			rc |= evhttp_add_header(headers, "Cookie", cookie);
+			secret_free(&cookie);
+		}
+	}
+	if (pending->body != NULL) {
+		rc |= evhttp_add_header(headers, "Content-Type", pending->content_type);
+		rc |= evbuffer_add(evhttp_request_get_output_buffer(req), pending->body,
+				   pending->body_len);
+	}
+	if (rc != 0) {
+		evhttp_request_free(req);
+		return -1;
+	}
+	pending->reused = http_conn_up(conn);
+	if (!pending->reused)
+		http_conn_connect(conn);
+	pending->failed = false;
+	pending->error_errno = 0;
+	pending->conn = conn;
+	pending->req = req;
+	conn->active = pending;
+	conn->answer_bytes = 0;
+	if (evhttp_make_request(conn->evcon, req, pending->body ? EVHTTP_REQ_POST : EVHTTP_REQ_GET,
+				pending->path) != 0) {
+		if (pending->req != req) /* our callbacks ran and took care of it */
+			return 0;
+		pending->req = NULL; /* libevent's now, whatever became of it */
+		pending->conn = NULL;
+		conn->active = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* An idle connection for the next request: one that is up if there is one. */
+static struct http_conn *http_client_idle_conn(struct http_client *client)
+{
+	struct http_conn *idle = NULL;
+
+	for (unsigned i = 0; i < client->conn_count; i++) {
+		struct http_conn *conn = client->conns[i];
+
+		if (conn->active != NULL || conn->broken)
+			continue;
+		if (http_conn_up(conn))
+			return conn;
+		if (idle == NULL)
+			idle = conn;
+	}
+	return idle;
+}
+
+/* Sends queued requests, in order, on idle connections.  -1 when caller's own
+ * request could not be sent (it is freed); other failures are reported later. */
+static int http_client_dispatch(struct http_client *client, struct http_pending *caller)
+{
+	struct http_pending *pending = client->pending, *next;
+	int rc = 0;
+
+	if (!client->started)
+		return 0;
+	client->depth++;
+	for (; pending != NULL; pending = next) {
+		struct http_conn *conn;
+
+		next = pending->next;
+		if (pending->conn != NULL || pending->deferred)
+			continue;
+		conn = http_client_idle_conn(client);
+		if (conn == NULL)
+			break;
+		if (http_conn_send(conn, pending) == 0)
+			continue;
+		if (pending == caller) {
+			http_pending_free(pending);
+			rc = -1;
+		} else {
+			http_fail_later(pending, "cannot send the request");
+		}
+	}
+	client->depth--;
+	return rc;
+}
+
 int http_client_send(struct http_client *client, const struct http_request_spec *spec)
 {
-	struct http_pending *pending = calloc(1, sizeof(*pending));
-	struct evkeyvalq *headers;
-	char *full_path = NULL, *cookie = NULL;
-	const char *path = spec->path, *body = spec->body;
-	size_t body_len = spec->body_len;
-	unsigned timeout_ms = spec->timeout_ms;
-	int rc = -1;
+	struct http_pending *pending = calloc(1, sizeof(*pending)), **tail;
 
 	if (pending == NULL)
 		return -1;
 	pending->client = client;
 	pending->purpose = spec->purpose;
-	pending->timeout_ms = timeout_ms;
-	pending->req = evhttp_request_new(http_done_callback, pending);
-	if (pending->req == NULL || asprintf(&full_path, "%s%s", client->path_prefix, path) < 0) {
-		full_path = NULL;
-		goto out;
-	}
-	evhttp_request_set_error_cb(pending->req, http_error_callback);
-	headers = evhttp_request_get_output_headers(pending->req);
-	evhttp_add_header(headers, "Host", client->host_header); /* evhttp adds none */
-	evhttp_add_header(headers, "User-Agent", "pam_authelia/" PAM_AUTHELIA_VERSION);
-	evhttp_add_header(headers, "Accept", "application/json");
-	if (client->rhost != NULL)
-		evhttp_add_header(headers, "X-Forwarded-For", client->rhost);
-	if (spec->authorization != NULL)
-		evhttp_add_header(headers, "Authorization", spec->authorization);
-	if (client->cookie_value != NULL) {
-		if (asprintf(&cookie, "%s=%s", client->cookie_name, client->cookie_value) < 0)
-			goto out;
-		evhttp_add_header(headers, "Cookie", cookie);
-		secret_free(&cookie);
-	}
-	if (body != NULL) {
-		evhttp_add_header(headers, "Content-Type",
-				  spec->content_type ? spec->content_type : "application/json");
-		if (evbuffer_add(evhttp_request_get_output_buffer(pending->req), body, body_len) !=
-		    0)
-			goto out;
-	}
-	if (timeout_ms > 0) {
-		struct timeval tv = {.tv_sec = timeout_ms / 1000,
-				     .tv_usec = (timeout_ms % 1000) * 1000};
-		pending->deadline = evtimer_new(client->base, http_deadline_callback, pending);
-		if (pending->deadline == NULL || evtimer_add(pending->deadline, &tv) != 0)
-			goto out;
-	}
-	log_debug("%s %s%s", body ? "POST" : "GET", client->url, path);
-	/* Listed first: a failure inside evhttp_make_request may already have
-	 * run our callbacks, which unlist and free the record. */
-	pending->next = client->pending;
-	client->pending = pending;
-	if (evhttp_make_request(client->evcon, pending->req,
-				body ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, full_path) != 0) {
-		for (struct http_pending *p = client->pending; p != NULL; p = p->next) {
-			if (p == pending) {
-				pending->req = NULL; /* libevent's now, whatever became of it */
-				http_pending_free(pending);
-				break;
-			}
-		}
-		pending = NULL;
-		goto out;
-	}
-	pending = NULL;
-	rc = 0;
-out:
-	if (pending != NULL) {
-		if (pending->req != NULL)
-			evhttp_request_free(pending->req);
-		if (pending->deadline != NULL)
-			event_free(pending->deadline);
+	pending->timeout_ms = spec->timeout_ms;
+	if (asprintf(&pending->path, "%s%s", client->path_prefix, spec->path) < 0) {
 		free(pending);
+		return -1;
 	}
-	free(full_path);
-	return rc;
+	if (spec->body != NULL) {
+		pending->body = secret_dup(spec->body, spec->body_len);
+		pending->body_len = spec->body_len;
+		pending->content_type =
+		    strdup(spec->content_type ? spec->content_type : "application/json");
+	}
+	if (spec->authorization != NULL)
+		pending->authorization = secret_dup(spec->authorization, strlen(spec->authorization));
+	if (spec->timeout_ms > 0) {
+		struct timeval tv = {.tv_sec = spec->timeout_ms / 1000,
+				     .tv_usec = (spec->timeout_ms % 1000) * 1000};
+		pending->deadline = evtimer_new(client->base, http_deadline_callback, pending);
+		if (pending->deadline != NULL && evtimer_add(pending->deadline, &tv) != 0) {
+			event_free(pending->deadline);
+			pending->deadline = NULL;
+		}
+	}
+	for (tail = &client->pending; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = pending;
+	if ((spec->body != NULL && (pending->body == NULL || pending->content_type == NULL)) ||
+	    (spec->authorization != NULL && pending->authorization == NULL) ||
+	    (spec->timeout_ms > 0 && pending->deadline == NULL)) {
+		http_pending_free(pending);
+		return -1;
+	}
+	log_debug("%s %s%s", spec->body ? "POST" : "GET", client->url, spec->path);
+	return http_client_dispatch(client, pending);
 }
 
 int http_cookie_parse(const char *header, const char *name, const char **value, size_t *len)
@@ -309,20 +593,25 @@ int http_cookie_parse(const char *header, const char *name, const char **value, 
 	return 0;
 }
 
-/* Keeps the session cookie from a Set-Cookie header. */
-static void http_keep_cookie(struct http_client *client, const char *header)
+/* Keeps the session cookie from a Set-Cookie header; true when it is a new,
+ * non-empty value. */
+static bool http_keep_cookie(struct http_client *client, const char *header)
 {
 	const char *value;
 	size_t len;
 	int rc = http_cookie_parse(header, client->cookie_name, &value, &len);
+	bool rotated;
 
 	if (rc < 0)
 		log_error("ignoring a malformed %s cookie from the server", client->cookie_name);
 	if (rc != 0)
-		return;
+		return false;
+	rotated = len > 0 && (client->cookie_value == NULL || strlen(client->cookie_value) != len ||
+			      memcmp(client->cookie_value, value, len) != 0);
 	secret_free(&client->cookie_value);
 	if (len > 0) /* an empty value deletes the cookie */
 		client->cookie_value = secret_dup(value, len);
+	return rotated && client->cookie_value != NULL;
 }
 
 static bool http_connection_errno(int e)
@@ -331,15 +620,20 @@ static bool http_connection_errno(int e)
 	       e == ENETUNREACH || e == ETIMEDOUT || e == EPIPE || e == EADDRNOTAVAIL;
 }
 
-static void http_describe_failure(struct http_client *client, struct http_pending *pending,
+static void http_describe_failure(struct http_conn *conn, struct http_pending *pending,
 				  char out[HTTP_ERROR_SIZE])
 {
-	long verify = client->ssl ? SSL_get_verify_result(client->ssl) : X509_V_OK;
+	struct http_client *client = conn->client;
+	long verify = SSL_get_verify_result(conn->ssl);
 	unsigned long tls_error = 0, e;
 
-	while ((e = bufferevent_get_openssl_error(client->bev)) != 0)
+	while ((e = bufferevent_get_openssl_error(conn->bev)) != 0)
 		if (ERR_GET_LIB(e) != 0)
 			tls_error = e;
+	/* OpenSSL 3 calls a close without close_notify an error: it is a close. */
+	if (tls_error != 0 && ERR_GET_LIB(tls_error) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(tls_error) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		tls_error = 0;
 	/* libevent 2.1 reports a failed connect as EVREQ_HTTP_TIMEOUT; errno says
 	 * what really happened. */
 	if (verify != X509_V_OK) {
@@ -388,11 +682,26 @@ static void http_deliver(struct http_pending *pending, struct http_response *res
 	response->purpose = pending->purpose;
 	http_pending_free(pending);
 	client->callback(response, client->arg);
+	/* A connection is free again: what waited for one goes out. */
+	http_client_dispatch(client, NULL);
+}
+
+/*
+ * A request that failed on a connection opened before it, before any byte of
+ * an answer arrived, may have met a connection the server had just closed
+ * while idle (Authelia closes them after 30 s): it goes out once more, on a
+ * new connection.  A second failure, a failure on a fresh connection, or one
+ * after part of an answer is real.
+ */
+static bool http_should_retry(const struct http_pending *pending, const struct http_conn *conn)
+{
+	return pending->reused && !pending->retried && conn->answer_bytes == 0;
 }
 
 static void http_done_callback(struct evhttp_request *req, void *arg)
 {
 	struct http_pending *pending = arg;
+	struct http_conn *conn = pending->conn;
 	struct http_client *client = pending->client;
 	struct http_response response = {0};
 	char error[HTTP_ERROR_SIZE];
@@ -401,8 +710,27 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 	char *body = NULL;
 
 	pending->req = NULL; /* libevent frees it after this callback */
+	if (conn->active == pending)
+		conn->active = NULL;
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-		http_describe_failure(client, pending, error);
+		if (http_should_retry(pending, conn)) {
+			int rc;
+
+			log_debug("connection %u closed before answering %s; sending it again on a "
+				  "new connection",
+				  conn->number, pending->path);
+			pending->retried = true;
+			client->depth++;
+			rc = http_conn_send(conn, pending);
+			client->depth--;
+			if (rc == 0)
+				return;
+		}
+		http_describe_failure(conn, pending, error);
+		if (client->depth > 0) {
+			http_fail_later(pending, error);
+			return;
+		}
 		response.error = error;
 		http_deliver(pending, &response);
 		return;
@@ -410,8 +738,8 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 	response.status = evhttp_request_get_response_code(req);
 	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
 	{
-		if (strcasecmp(kv->key, "Set-Cookie") == 0)
-			http_keep_cookie(client, kv->value);
+		if (strcasecmp(kv->key, "Set-Cookie") == 0 && http_keep_cookie(client, kv->value))
+			response.cookie_rotated = true;
 	}
 	input = evhttp_request_get_input_buffer(req);
 	response.body_len = evbuffer_get_length(input);
@@ -441,12 +769,15 @@ static void http_deadline_callback(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pending->cancelled = true;
-	if (pending->req != NULL)
-		evhttp_cancel_request(pending->req);
-	pending->req = NULL;
-	snprintf(error, sizeof(error), "no response from %s:%d within %u ms", client->host,
-		 client->port, pending->timeout_ms);
+	if (pending->deferred) {
+		snprintf(error, sizeof(error), "%s", pending->deferred_error);
+	} else {
+		if (pending->req != NULL)
+			evhttp_cancel_request(pending->req);
+		pending->req = NULL;
+		snprintf(error, sizeof(error), "no response from %s:%d within %u ms", client->host,
+			 client->port, pending->timeout_ms);
+	}
 	response.error = error;
 	http_deliver(pending, &response);
 }

@@ -1,11 +1,19 @@
 /*
  * http_client.h -- the helper's HTTPS client: libevent's evhttp over
- * bufferevent_openssl, one keep-alive connection per login (reconnecting, and
- * verifying again, only when the server closes it), requests queued on it in
- * order.  Every request carries Host, User-Agent and, when PAM_RHOST is known,
- * X-Forwarded-For; the session cookie named by cookie-name is kept from every
- * response and sent back.  Deadlines are our own timers: evhttp's timeout only
- * measures inactivity.
+ * bufferevent_openssl.  A login's requests share one or two keep-alive
+ * connections to Authelia, all opened at once (TCP + TLS, no request) by
+ * http_client_start(); requests made before that wait in order.  A request
+ * goes out on an idle connection: evhttp does not pipeline, so two
+ * connections are what lets two independent requests overlap.  Every request
+ * carries Host, User-Agent and, when PAM_RHOST is known, X-Forwarded-For; the
+ * session cookie named by cookie-name is kept from every response and sent
+ * with the next request, whichever connection it takes.  Sockets get
+ * TCP_NODELAY (evhttp writes a request's headers and body as two TLS records,
+ * and Nagle would hold the body back for the server's delayed ACK).  A
+ * request that fails on a connection opened before it, before any byte of an
+ * answer, is sent once more on a new connection: the server may have closed
+ * the idle connection just as we used it.  Deadlines are our own timers:
+ * evhttp's timeout only measures inactivity.
  */
 #ifndef PAM_AUTHELIA_HTTP_CLIENT_H
 #define PAM_AUTHELIA_HTTP_CLIENT_H
@@ -21,10 +29,10 @@
 #define HTTP_MAX_HEADERS	(16 * 1024)
 #define HTTP_REQUEST_TIMEOUT_MS 30000
 #define HTTP_ERROR_SIZE		256
+#define HTTP_MAX_CONNECTIONS	2
 
 /* What a request is for, so the state receiving the response knows. */
 enum http_purpose {
-	HTTP_WARM_UP, /* GET /api/health, sent first to connect while the user types */
 	HTTP_FIRST_FACTOR,
 	HTTP_USER_INFO,
 	HTTP_TOTP,
@@ -43,16 +51,26 @@ struct http_response {
 	const char *error; /* why no response arrived (connection, TLS, timeout) */
 	const char *body;
 	size_t body_len;
+	/* This response set the session cookie to a new, non-empty value (Authelia
+	 * regenerates the session after every factor it accepts). */
+	bool cookie_rotated;
 };
 
 typedef void (*http_response_cb)(const struct http_response *response, void *arg);
 
 struct http_client;
 
-struct http_client *http_client_new(struct event_base *base, SSL_CTX *tls,
-				    const struct config *config, const char *rhost,
-				    http_response_cb callback, void *arg,
+/* Cheap: no TLS, no socket, no name lookup until http_client_start(). */
+struct http_client *http_client_new(struct event_base *base, const struct config *config,
+				    const char *rhost, http_response_cb callback, void *arg,
 				    char err[HTTP_ERROR_SIZE]);
+/*
+ * Opens `connections` (1 or 2) connections now, each verified against tls,
+ * and sends what was queued.  A connection that cannot be opened now is opened
+ * again by the first request that needs it, which then reports the failure.
+ */
+int http_client_start(struct http_client *client, SSL_CTX *tls, unsigned connections,
+		      char err[HTTP_ERROR_SIZE]);
 void http_client_free(struct http_client *client);
 
 /*

@@ -5,6 +5,7 @@
 #include "json.h"
 #include "log.h"
 #include "secure_alloc.h"
+#include "tls.h"
 
 #include <event2/util.h>
 #include <signal.h>
@@ -67,17 +68,7 @@ static void session_exit_callback(evutil_socket_t fd, short what, void *arg)
 
 static void session_http_callback(const struct http_response *response, void *arg)
 {
-	struct session *session = arg;
-
-	/* The warm-up only opens the connection; real requests report failures. */
-	if (response->purpose == HTTP_WARM_UP) {
-		if (response->error != NULL)
-			log_debug("connecting early failed: %s", response->error);
-		else
-			log_debug("connected early: health status=%d", response->status);
-		return;
-	}
-	machine_http(session, response);
+	machine_http(arg, response);
 }
 
 int session_prompt(struct session *session, enum frame_type type, const char *text)
@@ -91,19 +82,44 @@ int session_connect(struct session *session)
 {
 	char err[HTTP_ERROR_SIZE];
 
-	session->http = http_client_new(session->base, session->tls, &session->config,
-					session->rhost, session_http_callback, session, err);
+	session->http = http_client_new(session->base, &session->config, session->rhost,
+					session_http_callback, session, err);
 	if (session->http == NULL) {
 		log_error("%s", err);
 		return -1;
 	}
-	return http_client_request(session->http, HTTP_WARM_UP, "/api/health", NULL, 0,
-				   HTTP_REQUEST_TIMEOUT_MS);
+	session->connect_pending = true;
+	return 0;
+}
+
+/* The TLS context (OpenSSL's set-up, the CA file) and the connections: work
+ * the first prompt need not wait for, done while the user reads it. */
+static void session_start_connecting(struct session *session)
+{
+	char err[TLS_ERROR_SIZE > HTTP_ERROR_SIZE ? TLS_ERROR_SIZE : HTTP_ERROR_SIZE];
+
+	session->connect_pending = false;
+	if (session->finished || session->failing)
+		return;
+	session->tls = tls_context_new(session->config.ca_cert, err);
+	if (session->tls == NULL ||
+	    http_client_start(session->http, session->tls, session->connections, err) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		machine_run(session);
+	}
+}
+
+/* Connects now unless a prompt is still on its way to the shim. */
+static void session_connect_when_written(struct session *session)
+{
+	if (session->connect_pending && !channel_pending_output(session->channel))
+		session_start_connecting(session);
 }
 
 static void session_frame_callback(const struct frame *frame, void *arg)
 {
 	machine_frame(arg, frame);
+	session_connect_when_written(arg);
 }
 
 static void session_problem_callback(enum channel_problem problem, const char *why, void *arg)
@@ -128,7 +144,9 @@ static void session_drained_callback(void *arg)
 	if (session->finished) {
 		session->exit_code = 0;
 		event_base_loopbreak(session->base);
+		return;
 	}
+	session_connect_when_written(session);
 }
 
 int session_init(struct session *session, struct event_base *base, int in_fd, int out_fd)

@@ -41,8 +41,11 @@ struct session {
 
 	/* Authelia. */
 	struct http_client *http;
+	unsigned connections; /* how many requests of this flow can overlap */
+	bool connect_pending; /* TLS set-up and connecting wait for the first prompt */
 	struct user_info user_info;
-	int required_level; /* what confirm_session expects: 1 or 2 */
+	/* What the user_info state has received so far (it waits for both). */
+	bool have_user_info, have_session_state;
 
 	/* The device flow. */
 	struct device_flow {
@@ -87,7 +90,11 @@ void session_arm_state_timer(struct session *session, long ms);
 void session_cancel_state_timer(struct session *session);
 /* Sends a prompt to the user; its answer goes to the current state only. */
 int session_prompt(struct session *session, enum frame_type type, const char *text);
-/* Creates the HTTPS client and starts connecting (GET /api/health). */
+/*
+ * Creates the HTTPS client (cheap: requests made now wait), then, as soon as
+ * the first prompt has been written to the shim (or at once when none is
+ * queued), builds the TLS context and opens the connections.
+ */
 int session_connect(struct session *session);
 /* Watches fd for hang-up (EV_CLOSED, one-shot). */
 int session_watch_client(struct session *session, int fd);

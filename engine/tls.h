@@ -12,5 +12,8 @@
 
 /* ca_cert may be NULL.  On failure err starts with "failed to read CA certificate". */
 SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE]);
+/* The cheap part of that check, before any OpenSSL work: 0 when ca_cert is
+ * NULL or a file we can open. */
+int tls_ca_readable(const char *ca_cert, char err[TLS_ERROR_SIZE]);
 
 #endif

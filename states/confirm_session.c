@@ -1,11 +1,12 @@
 /*
- * confirm_session.c -- GET /api/state before any success: the session must
- * be at the level this login needs (1 for 1FA, 2 after a second factor) and
- * belong to the PAM user, compared case-sensitively as Linux compares user
- * names.  Authelia reports the backend's canonical name, so with a
- * case-insensitive directory "John"'s password would otherwise open the
- * distinct Linux account "john".  This also backs up the Duo check: the
- * contract calls /api/state the authoritative word on a completed 2FA.
+ * confirm_session.c -- GET /api/state after the password: the session must be
+ * at level 1 or more and belong to the PAM user, compared case-sensitively as
+ * Linux compares user names.  Authelia reports the backend's canonical name,
+ * so with a case-insensitive directory "John"'s password would otherwise open
+ * the distinct Linux account "john".  A 1FA login ends here; the other levels
+ * make the same check beside /api/user/info (user_info.c), and then take a
+ * second factor on Authelia's own answer to it, which must regenerate the
+ * session (totp_verify.c, duo_push.c).
  */
 #include "machine.h"
 #include "../engine/authelia_api.h"
@@ -24,14 +25,13 @@ const struct state_entry state_confirm_session_entry = {
     .http = confirm_session_http,
 };
 
-static void confirm_session_enter(struct session *session)
+int session_state_request(struct session *session)
 {
-	if (http_client_request(session->http, HTTP_STATE, AUTHELIA_STATE, NULL, 0,
-				HTTP_REQUEST_TIMEOUT_MS) != 0)
-		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the session state request");
+	return http_client_request(session->http, HTTP_STATE, AUTHELIA_STATE, NULL, 0,
+				   HTTP_REQUEST_TIMEOUT_MS);
 }
 
-static void confirm_session_http(struct session *session, const struct http_response *response)
+bool session_state_confirmed(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
 	char err[JSON_ERROR_SIZE], shown[72];
@@ -40,7 +40,7 @@ static void confirm_session_http(struct session *session, const struct http_resp
 	bool same_user;
 
 	if (!machine_reply(session, response, "session state", &reply))
-		return;
+		return false;
 	/* Both fields are required; a missing one says so, a mistyped one says how. */
 	snprintf(err, sizeof(err), "data.username or data.authentication_level is missing");
 	if (json_get_string(reply.data, "username", "data.username", &username, err) != 0 ||
@@ -49,7 +49,7 @@ static void confirm_session_http(struct session *session, const struct http_resp
 		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
 			     "session state: malformed response: %s", err);
 		authelia_reply_free(&reply);
-		return;
+		return false;
 	}
 	/* Compared whole, before the reply (which owns username) is freed. */
 	same_user = strcmp(username, session->user) == 0;
@@ -59,15 +59,27 @@ static void confirm_session_http(struct session *session, const struct http_resp
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "authelia identity \"%s\" does not match pam username \"%s\"", shown,
 			     session->user);
-		return;
+		return false;
 	}
-	if (level < session->required_level) {
+	if (level < 1) {
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "Authelia reports authentication_level=%lld for \"%s\", this login "
-			     "needs %d",
-			     level, session->user, session->required_level);
-		return;
+			     "needs 1",
+			     level, session->user);
+		return false;
 	}
 	log_debug("session confirmed: user \"%s\" authentication_level=%lld", session->user, level);
-	machine_goto(session, STATE_SUCCESS);
+	return true;
+}
+
+static void confirm_session_enter(struct session *session)
+{
+	if (session_state_request(session) != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the session state request");
+}
+
+static void confirm_session_http(struct session *session, const struct http_response *response)
+{
+	if (session_state_confirmed(session, response))
+		machine_goto(session, STATE_SUCCESS);
 }

@@ -3,7 +3,10 @@
  * with the client's authentication and the space-separated scopes.  The
  * verification URL in the answer is checked before anything is shown: https,
  * the host and port of url, no user name, at most 2 KiB -- a tampered answer
- * must not put an attacker's URL into a QR code.
+ * must not put an attacker's URL into a QR code.  OIDC discovery and the JWKS
+ * are fetched at the same time on the other connection (device_poll.c reads
+ * them, in whichever device state they arrive), so that once the user approves
+ * only the token and userinfo requests remain.
  */
 #include "machine.h"
 #include "../engine/session.h"
@@ -29,6 +32,8 @@ static void device_authorization_enter(struct session *session)
 				  OIDC_DEVICE_PATH, pairs) != 0)
 		machine_fail(session, RESULT_SERVICE_ERR,
 			     "cannot send the device authorization request");
+	else if (device_metadata_request(session) != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the discovery request");
 }
 
 static void device_authorization_http(struct session *session, const struct http_response *response)
@@ -36,6 +41,10 @@ static void device_authorization_http(struct session *session, const struct http
 	struct device_flow *device = &session->device;
 	char err[OIDC_ERROR_SIZE];
 
+	if (response->purpose != HTTP_DEVICE_AUTHORIZATION) {
+		device_metadata_http(session, response);
+		return;
+	}
 	if (response->error != NULL) {
 		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
 			     "device authorization request failed: %s", response->error);

@@ -7,8 +7,9 @@
  * own deadline at expires_in (Authelia keeps answering authorization_pending
  * for an expired code).  Enter polls at once when no poll is in flight and the
  * interval has passed; never sooner (RFC 8628 3.4).
- * Meanwhile OIDC discovery and the JWKS are fetched on the same connection, so
- * that after the tokens only the userinfo call remains.
+ * OIDC discovery and the JWKS, asked for with the device grant on the other
+ * connection, may still be arriving here; after the tokens only the userinfo
+ * call remains.
  */
 #include "machine.h"
 #include "../engine/qr.h"
@@ -123,11 +124,6 @@ static void device_poll_enter(struct session *session)
 		return;
 	}
 	free(text);
-	if (http_client_request(session->http, HTTP_DISCOVERY, OIDC_DISCOVERY_PATH, NULL, 0,
-				HTTP_REQUEST_TIMEOUT_MS) != 0) {
-		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the discovery request");
-		return;
-	}
 	device_poll_now(session);
 }
 
@@ -219,11 +215,26 @@ static void device_poll_result(struct session *session, const struct http_respon
 
 static void device_poll_http(struct session *session, const struct http_response *response)
 {
+	if (response->purpose == HTTP_TOKEN)
+		device_poll_result(session, response);
+	else
+		device_metadata_http(session, response);
+}
+
+int device_metadata_request(struct session *session)
+{
+	return http_client_request(session->http, HTTP_DISCOVERY, OIDC_DISCOVERY_PATH, NULL, 0,
+				   HTTP_REQUEST_TIMEOUT_MS);
+}
+
+void device_metadata_http(struct session *session, const struct http_response *response)
+{
 	struct device_flow *device = &session->device;
 	char err[OIDC_ERROR_SIZE];
 
-	if (response->purpose == HTTP_TOKEN) {
-		device_poll_result(session, response);
+	if (response->purpose != HTTP_DISCOVERY && response->purpose != HTTP_JWKS) {
+		machine_fail(session, RESULT_SERVICE_ERR, "unexpected HTTP response in state %s",
+			     state_name(session->state));
 		return;
 	}
 	if (response->error != NULL || response->status != 200) {

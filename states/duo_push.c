@@ -6,7 +6,9 @@
  * its own; the whole-exchange timeout, a disconnect or SIGTERM cancel it.
  *
  * Authelia answers 200 "OK" with data.result ("enroll", "deny", "auth") when
- * no second factor happened; only 200 "OK" without data.result is an approval.
+ * no second factor happened; only 200 "OK" without data.result, with the new
+ * session cookie Authelia sets whenever a push is approved, is an approval
+ * (the session's user was confirmed after the password, see user_info.c).
  * Pressing Enter early changes nothing: the push decides.
  */
 #include "machine.h"
@@ -73,6 +75,11 @@ static void duo_push_http(struct session *session, const struct http_response *r
 		machine_fail(session, RESULT_AUTH_ERR, "Duo push: unexpected answer: %s", err);
 		return;
 	}
-	session->required_level = 2;
-	machine_goto(session, STATE_CONFIRM_SESSION);
+	if (!response->cookie_rotated) {
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "Duo push answered OK without a new session cookie: Authelia "
+			     "regenerates the session after every second factor it accepts; refused");
+		return;
+	}
+	machine_goto(session, STATE_SUCCESS);
 }

@@ -1,9 +1,12 @@
 /*
  * first_factor.c -- POST /api/firstfactor with the user name and the password
  * (typed at the prompt, or PAM_AUTHTOK for auth-level=2FA).  The password is
- * wiped as soon as the request body holds it.  Authelia answers every failure,
- * a ban included, with 401 and pads every answer to at least 250 ms, so no
- * delay of our own is added.
+ * wiped as soon as the request body holds it (the HTTP client keeps its own
+ * wiped copy until the answer, to send it once more if the connection turns
+ * out to have been closed).  Authelia answers every failure, a ban included,
+ * with 401 and pads every answer to at least 250 ms, so no delay of our own is
+ * added.  Next: 1FA confirms the session alone; the other levels read the
+ * enrolled methods and confirm the session at the same time (user_info).
  */
 #include "machine.h"
 #include "../engine/authelia_api.h"
@@ -55,10 +58,8 @@ static void first_factor_http(struct session *session, const struct http_respons
 	if (!machine_reply(session, response, what, &reply))
 		return;
 	authelia_reply_free(&reply);
-	if (session->config.auth_level == AUTH_LEVEL_1FA) {
-		session->required_level = 1;
+	if (session->config.auth_level == AUTH_LEVEL_1FA)
 		machine_goto(session, STATE_CONFIRM_SESSION);
-	} else {
+	else
 		machine_goto(session, STATE_USER_INFO);
-	}
 }

@@ -21,12 +21,12 @@ enum state_id {
 	STATE_CHOOSE_FIRST_STEP,    /* from auth-level and method-priority */
 	STATE_PASSWORD_PROMPT,	    /* ask the user for the Authelia password */
 	STATE_FIRST_FACTOR,	    /* POST /api/firstfactor */
-	STATE_USER_INFO,	    /* POST /api/user/info: the enrolled methods */
+	STATE_USER_INFO,	    /* POST /api/user/info and GET /api/state at once */
 	STATE_SELECT_METHOD,	    /* walk method-priority */
 	STATE_TOTP_PROMPT,	    /* ask for the code */
 	STATE_TOTP_VERIFY,	    /* POST /api/secondfactor/totp */
 	STATE_DUO_PUSH,		    /* POST /api/secondfactor/duo while the user approves */
-	STATE_CONFIRM_SESSION,	    /* GET /api/state: level and user name */
+	STATE_CONFIRM_SESSION,	    /* GET /api/state: level and user name (1FA) */
 	STATE_DEVICE_AUTHORIZATION, /* POST /api/oidc/device-authorization */
 	STATE_DEVICE_POLL,	    /* show the code, poll the token endpoint */
 	STATE_IDENTITY_BINDING,	    /* ID token and userinfo: the approver is the PAM user */
@@ -104,6 +104,22 @@ void machine_timeout(struct session *session);
 void machine_client_closed(struct session *session);
 void machine_signal(struct session *session, int signum);
 void machine_channel_malformed(struct session *session, const char *why);
+
+/*
+ * The session check (states/confirm_session.c), shared with user_info:
+ * sends GET /api/state; reads its answer and returns true when the session
+ * belongs to the PAM user at level 1 or more, else fails the login.
+ */
+int session_state_request(struct session *session);
+bool session_state_confirmed(struct session *session, const struct http_response *response);
+
+/*
+ * OIDC discovery and the JWKS (states/device_poll.c): device_metadata_request
+ * asks for discovery (the JWKS follows it); device_metadata_http reads either
+ * answer in whichever device state it arrives.
+ */
+int device_metadata_request(struct session *session);
+void device_metadata_http(struct session *session, const struct http_response *response);
 
 /* The user's enrolled methods, from /api/user/info. */
 struct user_info {

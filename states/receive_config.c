@@ -1,9 +1,11 @@
 /*
  * receive_config.c -- the first state: the shim hands over the protocol
  * version, the module options, the PAM items and the client socket, then
- * FRAME_START.  The options are validated here with the guide's wording, the
- * TLS context is built (so a bad `ca-cert` fails before any prompt), and the
- * whole-exchange timeout and the client watch are armed.
+ * FRAME_START.  The options are validated here with the guide's wording (an
+ * unreadable `ca-cert` fails before any prompt), and the whole-exchange
+ * timeout and the client watch are armed.  Only cheap work happens before the
+ * first prompt: OpenSSL's set-up, the CA file and the connections follow once
+ * the prompt is out (session_connect).
  */
 #include "machine.h"
 #include "../engine/secure_alloc.h"
@@ -69,13 +71,15 @@ static void receive_start(struct session *session)
 		return;
 	}
 	log_set_debug(session->config.debug);
-	session->tls = tls_context_new(session->config.ca_cert, err);
-	if (session->tls == NULL) {
+	if (tls_ca_readable(session->config.ca_cert, err) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		return;
 	}
 	session_arm_timeout(session, session->config.timeout);
-	/* Connect (TCP + TLS) now, while the user is still typing. */
+	/* 1FA needs its requests one after the other; the other flows overlap two
+	 * (user info and session state, or the device grant and OIDC discovery). */
+	session->connections = session->config.auth_level == AUTH_LEVEL_1FA ? 1 : 2;
+	/* Connect (TCP + TLS) while the user is still typing. */
 	if (session_connect(session) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot start the HTTPS client");
 		return;

@@ -1,6 +1,10 @@
 /*
  * totp_verify.c -- POST /api/secondfactor/totp {"token"}.  Authelia answers a
- * wrong or replayed code with 403, a rate limit with 429.
+ * wrong or replayed code with 403, a rate limit with 429, and an accepted one
+ * with 200 "OK" after regenerating the session at level 2: that answer is its
+ * decision, and the new session cookie it must carry is checked as well.  The
+ * session's user and level 1 were confirmed after the password (user_info),
+ * on the session this factor raised, so no request follows.
  */
 #include "machine.h"
 #include "../engine/authelia_api.h"
@@ -39,6 +43,11 @@ static void totp_verify_http(struct session *session, const struct http_response
 	if (!machine_reply(session, response, "TOTP", &reply))
 		return;
 	authelia_reply_free(&reply);
-	session->required_level = 2;
-	machine_goto(session, STATE_CONFIRM_SESSION);
+	if (!response->cookie_rotated) {
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "TOTP answered OK without a new session cookie: Authelia regenerates "
+			     "the session after every second factor it accepts; refused");
+		return;
+	}
+	machine_goto(session, STATE_SUCCESS);
 }

@@ -1,8 +1,15 @@
 /*
- * user_info.c -- reads which second factors the user has enrolled.  POST, not
- * GET: GET reports nothing enrolled for users who never opened the portal
- * (they have no preferences row yet; POST creates it).  The has_* flags are
- * what counts: POST may set method to "totp" for a user without TOTP.
+ * user_info.c -- after the password, two independent requests at once, on
+ * two connections: POST /api/user/info (which second factors the user has
+ * enrolled) and GET /api/state (the session check of confirm_session.c: the
+ * PAM user's, at level 1 or more).  The state records which answer arrived
+ * and moves on once both have; the first failure of either ends the login,
+ * and the other request is cancelled with it.
+ *
+ * POST, not GET: GET reports nothing enrolled for users who never opened the
+ * portal (they have no preferences row yet; POST creates it).  The has_*
+ * flags are what counts: POST may set method to "totp" for a user without
+ * TOTP.
  */
 #include "machine.h"
 #include "../engine/authelia_api.h"
@@ -23,9 +30,12 @@ const struct state_entry state_user_info_entry = {
 
 static void user_info_enter(struct session *session)
 {
+	session->have_user_info = session->have_session_state = false;
 	if (http_client_request(session->http, HTTP_USER_INFO, AUTHELIA_USER_INFO, "", 0,
 				HTTP_REQUEST_TIMEOUT_MS) != 0)
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the user info request");
+	else if (session_state_request(session) != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the session state request");
 }
 
 /* Every field is required and must have its type. */
@@ -56,7 +66,7 @@ static int user_info_read(yajl_val data, struct user_info *info, char err[JSON_E
 	return 0;
 }
 
-static void user_info_http(struct session *session, const struct http_response *response)
+static void user_info_read_answer(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
 	char err[JSON_ERROR_SIZE];
@@ -74,5 +84,19 @@ static void user_info_http(struct session *session, const struct http_response *
 	log_debug("user info method=\"%s\" has_totp=%s has_webauthn=%s has_duo=%s", info->method,
 		  info->has_totp ? "true" : "false", info->has_webauthn ? "true" : "false",
 		  info->has_duo ? "true" : "false");
-	machine_goto(session, STATE_SELECT_METHOD);
+	session->have_user_info = true;
+}
+
+static void user_info_http(struct session *session, const struct http_response *response)
+{
+	if (response->purpose == HTTP_STATE) {
+		if (session_state_confirmed(session, response))
+			session->have_session_state = true;
+	} else if (response->purpose == HTTP_USER_INFO) {
+		user_info_read_answer(session, response);
+	} else {
+		machine_fail(session, RESULT_SERVICE_ERR, "unexpected HTTP response in state user_info");
+	}
+	if (session->have_user_info && session->have_session_state)
+		machine_goto(session, STATE_SELECT_METHOD);
 }

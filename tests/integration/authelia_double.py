@@ -10,8 +10,9 @@ authentication, a blocking Duo push, 1FA regulation bans answered with 401,
 and 429 + Retry-After from the rate limiters.
 
 Tests script it (users, TOTP secrets, preferences, Duo outcome and delay,
-injected failures) and read what it recorded: every request with the TLS
-connection it came on.
+injected failures, the idle timeout) and read what it recorded: every request
+with the TLS connection it came on.  Like Authelia (fasthttp, 4 KiB write
+buffer), it writes each small response with one write: one TLS record.
 """
 import base64
 import email.utils
@@ -73,6 +74,9 @@ class Injection:
     reset: bool = False      # drop the connection with a RST in the middle of the response
     raw: bytes = None        # bytes to write instead of a response
     close: bool = False      # answer normally, then close the connection
+    drop: bool = False       # read the request, close the connection, answer nothing (a
+                             # keep-alive connection the server closed just as it was used)
+    echo_cookie: bool = False  # with status: Set-Cookie gives back the cookie the request sent
     times: int = None        # None: every time
 
 
@@ -120,6 +124,8 @@ class AutheliaDouble:
             self.max_retries = 3
             self.rate_limited = set()   # paths answering 429
             self.pad_first_factor = 0.0
+            self.idle_timeout = 30.0    # Authelia closes keep-alive connections idle this long
+            self.totp_reuse_allowed = False  # Authelia's totp.disable_reuse_security_policy
             self.case_insensitive = False
             self.totp_enabled = True
             self.duo_enabled = True
@@ -171,7 +177,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "authelia-double"
     sys_version = ""
-    timeout = 30  # Authelia's idle timeout
+    timeout = 30  # Authelia's idle timeout (double.idle_timeout)
+    wbufsize = 65536  # one write per response, flushed by handle_one_request
 
     def setup(self):
         d = self.double
@@ -186,6 +193,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise
         with d.lock:
             d.handshakes += 1
+            self.timeout = d.idle_timeout
         super().setup()
 
     def log_message(self, *args):
@@ -267,6 +275,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self):
         d = self.double
         length = int(self.headers.get("Content-Length") or 0)
+        headers_read = time.monotonic()
         raw = self.rfile.read(length) if length else b""
         path = self.path.split("?", 1)[0]
         with d.lock:
@@ -275,6 +284,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": raw, "json": self._body_json(raw) if raw else None,
                 "time": time.monotonic(),
+                "body_wait": time.monotonic() - headers_read,  # headers to the whole body
             })
             inj = d.injections.get(path)
             if inj is not None and inj.times is not None:
@@ -311,6 +321,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _inject(self, inj):
         if inj.delay:
             time.sleep(inj.delay)
+        if inj.drop:
+            self.close_connection = True
+            return True
         if inj.raw is not None:
             self.wfile.write(inj.raw)
             self.wfile.flush()
@@ -328,8 +341,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if inj.status is None:
             self._close_after = inj.close
             return False  # only a delay or a close: answer normally
-        self._send(inj.status, inj.body or b"", inj.content_type, list(inj.headers.items()),
-                   close=inj.close)
+        headers = list(inj.headers.items())
+        if inj.echo_cookie:
+            _, _, value = (self.headers.get("Cookie") or "").partition("=")
+            headers.append(("Set-Cookie", self.double._set_cookie(value)))
+        self._send(inj.status, inj.body or b"", inj.content_type, headers, close=inj.close)
         return True
 
     def end_headers(self):
@@ -433,7 +449,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for step in (-1, 0, 1):
                 counter = int(now // 30) + step
                 if hmac.compare_digest(totp_code(user.totp_secret, user.totp_digits, step=step), token):
-                    if counter in user.used_steps:  # replay in this step
+                    if counter in user.used_steps and not d.totp_reuse_allowed:  # replay
                         return self.ko(403, KO_MFA)
                     user.used_steps.add(counter)
                     cookie = self._rotate(session, Session(session.username, 2, session.amr + ["otp"]))

@@ -55,8 +55,17 @@ def test_approved_by_the_right_user(login, authelia, certs, syslog):
         assert line in texts, texts
     paths = authelia.paths()
     assert "/api/firstfactor" not in paths  # no password, no first factor
-    assert paths.index("/.well-known/openid-configuration") < paths.index("/api/oidc/userinfo")
-    assert len({r["conn"] for r in authelia.requests}) == 1
+    # Five requests on two connections: discovery and the JWKS on the second
+    # one while the device grant is asked for on the first, so that after the
+    # approval only the token and userinfo requests remain.
+    assert sorted(paths) == sorted(["/api/oidc/device-authorization",
+                                    "/.well-known/openid-configuration", "/jwks.json",
+                                    "/api/oidc/token", "/api/oidc/userinfo"])
+    assert authelia.handshakes == 2
+    by_path = {r["path"]: r for r in authelia.requests}
+    assert by_path["/.well-known/openid-configuration"]["conn"] != \
+        by_path["/api/oidc/device-authorization"]["conn"]
+    assert paths.index("/jwks.json") < paths.index("/api/oidc/userinfo")
     dev = next(r for r in authelia.requests if r["path"] == "/api/oidc/device-authorization")
     assert dev["body"] == (b"client_id=pam-authelia&client_secret=s3cret-client&"
                            b"scope=openid+authelia.pam")
