@@ -3,7 +3,7 @@
 #   make check      every test (installs missing Debian packages when run as root)
 #   make install    DESTDIR, PREFIX (default /usr) and PAMDIR are honoured
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
-#   make bench      print latency numbers for the shim and the helper core
+#   make bench      one table: each flow's wait, round trips, requests, CPU and RSS (root)
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
 
 VERSION      := 0.1.0
@@ -30,13 +30,29 @@ HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt
 HELPER_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(HELPER_PKGS))
 HELPER_LIBS   = $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
+# How the helper binary links its libraries.  static (the default): OpenSSL,
+# libevent and yajl are linked in (Debian's .a files), which spares every
+# login the dynamic relocation of libcrypto's ~4,000 symbols (13% of a TOTP
+# login's instructions, see make bench); libjwt, only a shared library, is
+# opened by the device flow (engine/jwt_loader.c).  Rebuild the helper after
+# a security update of OpenSSL or libevent.  dynamic: every library shared.
+# Tests and fuzzers always link dynamically.
+HELPER_LINK  ?= static
+ifeq ($(HELPER_LINK),static)
+HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o
+HELPER_BIN_LIBS = -Wl,--gc-sections -Wl,-Bstatic -levent_openssl -levent -lyajl_s -lssl \
+		  -lcrypto -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libqrencode)
+else
+HELPER_BIN_OBJ  =
+HELPER_BIN_LIBS = $(HELPER_LIBS)
+endif
 
 PROTOCOL_SRC := protocol/frame.c protocol/options.c
 SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 		shim/helper_process.c shim/relay.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
 		engine/http_client.c engine/authelia_api.c engine/qr.c engine/oidc.c \
-		engine/channel.c engine/session.c
+		engine/jwt_loader.c engine/channel.c engine/session.c
 STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -71,8 +87,8 @@ $(BUILD)/obj/helper/%.o: %.c $(wildcard engine/*.h states/*.h protocol/*.h) | de
 $(BUILD)/obj/libhelper.a: $(HELPER_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/pam_authelia: $(BUILD)/obj/helper/engine/main.o $(BUILD)/obj/libhelper.a
-	$(CC) $(CFLAGS) -pie -o $@ $^ $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
+$(BUILD)/pam_authelia: $(BUILD)/obj/helper/engine/main.o $(HELPER_BIN_OBJ) $(BUILD)/obj/libhelper.a
+	$(CC) $(CFLAGS) -pie -o $@ $^ $(LINK_HARDENING) $(LDFLAGS) $(HELPER_BIN_LIBS)
 
 # --- tests ---
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/obj/libhelper.a $(SHIM_OBJ)
@@ -129,8 +145,12 @@ demo-stop:
 demo-totp:
 	@/usr/bin/python3 tools/demo.py totp john
 
-bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
-	@/usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
+$(BUILD)/tests/bare_client: tests/bench/bare_client.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs openssl)
+
+bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/bare_client
+	@tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
 
 check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_app \
 	$(BUILD)/tests/pam_set_authtok.so

@@ -640,8 +640,15 @@ static void http_describe_failure(struct http_conn *conn, struct http_pending *p
 		snprintf(out, HTTP_ERROR_SIZE, "TLS certificate of %s:%d not trusted: %s",
 			 client->host, client->port, X509_verify_cert_error_string(verify));
 	} else if (tls_error != 0) {
+		char code[128];
+		const char *why = ERR_reason_error_string(tls_error);
+
+		if (why == NULL) { /* libcrypto's texts are not loaded (tls.c) */
+			ERR_error_string_n(tls_error, code, sizeof(code));
+			why = code;
+		}
 		snprintf(out, HTTP_ERROR_SIZE, "TLS with %s:%d failed: %s", client->host,
-			 client->port, ERR_reason_error_string(tls_error));
+			 client->port, why);
 	} else if (http_connection_errno(pending->error_errno)) {
 		snprintf(out, HTTP_ERROR_SIZE, "connection to %s:%d failed: %s", client->host,
 			 client->port, strerror(pending->error_errno));

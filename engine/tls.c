@@ -43,14 +43,26 @@ int tls_ca_readable(const char *ca_cert, char err[TLS_ERROR_SIZE])
 
 SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE])
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *ctx;
 	int ok;
 
+	/* The first OpenSSL set-up of the process, so these take effect: no
+	 * openssl.cnf (its policy is set here instead, below); no clean-up at
+	 * exit (the process is gone a moment later; the SSL objects that held
+	 * keys were freed, and wiped, before); and libcrypto's error texts only
+	 * when needed (a failure): libssl's, which TLS failures name, stay. */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT |
+			     OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+			 NULL);
+	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL) {
 		snprintf(err, TLS_ERROR_SIZE, "cannot create TLS context");
 		return NULL;
 	}
+	/* What Debian's openssl.cnf would have set: TLS 1.2 or later, security
+	 * level 2 (112-bit keys, no SHA-1 signatures). */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_security_level(ctx, 2);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (ca_cert != NULL)
 		ok = SSL_CTX_load_verify_file(ctx, ca_cert);
@@ -58,9 +70,11 @@ SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE])
 		ok = SSL_CTX_load_verify_dir(ctx, X509_get_default_cert_dir());
 	if (!ok) {
 		unsigned long e = ERR_peek_last_error();
+		const char *why = e ? ERR_reason_error_string(e) : NULL;
+
 		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s",
 			 ca_cert ? ca_cert : X509_get_default_cert_dir(),
-			 e ? ERR_reason_error_string(e) : "unknown error");
+			 why ? why : "no valid PEM certificate in it");
 		ERR_clear_error();
 		SSL_CTX_free(ctx);
 		return NULL;

@@ -1,7 +1,9 @@
 /*
- * tls.h -- the helper's TLS client context: TLS 1.2 or later, peer
- * verification always on, trust from `ca-cert` or the system store's hashed
- * directory (looked up per certificate, not the whole bundle parsed per login).
+ * tls.h -- the helper's TLS client context: TLS 1.2 or later, security level
+ * 2, peer verification always on, trust from `ca-cert` or the system store's
+ * hashed directory (looked up per certificate, not the whole bundle parsed per
+ * login).  OpenSSL is set up without openssl.cnf: the helper's TLS policy is
+ * its own, the same on every host.
  */
 #ifndef PAM_AUTHELIA_TLS_H
 #define PAM_AUTHELIA_TLS_H

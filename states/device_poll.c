@@ -12,6 +12,7 @@
  * call remains.
  */
 #include "machine.h"
+#include "../engine/jwt_loader.h"
 #include "../engine/qr.h"
 #include "../engine/secure_alloc.h"
 #include "../engine/session.h"
@@ -24,6 +25,11 @@
 #define DEVICE_NOT_YET	    "Not approved yet. " DEVICE_APPROVE
 #define DEVICE_BACK_OFF	    5 /* seconds added on slow_down and 429 */
 #define DEVICE_MAX_INTERVAL 60
+/* Polls aim this much past `interval`: the server counts the interval between
+ * its own handling of two polls (Authelia answers slow_down otherwise, which
+ * costs 5 s), while libevent's timers run on a coarse clock (up to a tick
+ * early) and the server takes longer with some polls than with others. */
+#define DEVICE_POLL_MARGIN_MS 100
 
 static void device_poll_enter(struct session *session);
 static int device_poll_frame(struct session *session, const struct frame *frame);
@@ -53,7 +59,8 @@ static long ms_until(struct session *session, const struct timeval *when)
 static bool device_interval_passed(struct session *session)
 {
 	struct device_flow *device = &session->device;
-	struct timeval next, step = {.tv_sec = device->interval};
+	struct timeval next, step = {.tv_sec = device->interval,
+				     .tv_usec = DEVICE_POLL_MARGIN_MS * 1000};
 
 	evutil_timeradd(&device->last_poll, &step, &next);
 	return ms_until(session, &next) == 0;
@@ -86,7 +93,8 @@ static void device_poll_now(struct session *session)
 static void device_schedule_poll(struct session *session)
 {
 	struct device_flow *device = &session->device;
-	struct timeval next, step = {.tv_sec = device->interval};
+	struct timeval next, step = {.tv_sec = device->interval,
+				     .tv_usec = DEVICE_POLL_MARGIN_MS * 1000};
 	long ms;
 
 	evutil_timeradd(&device->last_poll, &step, &next);
@@ -125,6 +133,9 @@ static void device_poll_enter(struct session *session)
 	}
 	free(text);
 	device_poll_now(session);
+	/* While the poll and the metadata are on their way: the library that will
+	 * verify the ID token (a static helper opens it now, see jwt_loader.h). */
+	jwt_loader_handle();
 }
 
 static int device_poll_frame(struct session *session, const struct frame *frame)

@@ -19,6 +19,11 @@
  *   --hostile-signals   ignore SIGTERM, SIGPIPE and SIGCHLD and block SIGTERM and
  *                       SIGUSR1 first; after pam_authenticate, report whether
  *                       SIGCHLD is still ignored (the shim must restore it)
+ *   --timing            before each CONV line and the RESULT line, and after
+ *                       each answer is read, print  T conv|answer|result <us>
+ *                       (microseconds since pam_authenticate was called)
+ *   --rusage            after RESULT, print  RUSAGE <user us> <system us> <max RSS KiB>
+ *                       of the children reaped (the helper: the shim reaps it)
  */
 #include <signal.h>
 #include <fcntl.h>
@@ -28,9 +33,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+static int timing;
+static struct timespec started;
+
+static void print_time(const char *what)
+{
+	struct timespec now;
+
+	if (!timing)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	printf("T %s %ld\n", what,
+	       (long)((now.tv_sec - started.tv_sec) * 1000000 + (now.tv_nsec - started.tv_nsec) / 1000));
+}
 
 static const char *style_name(int style)
 {
@@ -71,6 +91,7 @@ static int conversation(int n, const struct pam_message **msgs, struct pam_respo
 	if (r == NULL)
 		return PAM_BUF_ERR;
 	for (int i = 0; i < n; i++) {
+		print_time("conv");
 		printf("CONV %s ", style_name(msgs[i]->msg_style));
 		print_escaped(msgs[i]->msg);
 		putchar('\n');
@@ -84,6 +105,7 @@ static int conversation(int n, const struct pam_message **msgs, struct pam_respo
 			}
 			line[strcspn(line, "\n")] = '\0';
 			r[i].resp = strdup(line);
+			print_time("answer");
 		}
 	}
 	*resp = r;
@@ -144,7 +166,7 @@ int main(int argc, char **argv)
 	struct pam_conv conv = {conversation, NULL};
 	pam_handle_t *pamh = NULL;
 	const char *rhost = NULL, *connect_addr = NULL;
-	int port = 0, rc, i, hostile = 0;
+	int port = 0, rc, i, hostile = 0, rusage = 0;
 	struct timespec t0, t1;
 
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -156,12 +178,17 @@ int main(int argc, char **argv)
 			open("/dev/null", O_RDONLY);
 		else if (strcmp(argv[i], "--hostile-signals") == 0)
 			hostile = 1;
+		else if (strcmp(argv[i], "--timing") == 0)
+			timing = 1;
+		else if (strcmp(argv[i], "--rusage") == 0)
+			rusage = 1;
 		else
 			break;
 	}
 	if (argc - i != 3) {
 		fprintf(stderr, "usage: pam_test_app [--rhost A] [--connect PORT] "
-				"[--open-extra-fd] CONFDIR SERVICE USER\n");
+				"[--open-extra-fd] [--hostile-signals] [--timing] [--rusage] "
+				"CONFDIR SERVICE USER\n");
 		return 2;
 	}
 	connect_addr = rhost ? rhost : "127.0.0.1";
@@ -189,8 +216,10 @@ int main(int argc, char **argv)
 	printf("PID %d\n", (int)getpid());
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	started = t0;
 	rc = pam_authenticate(pamh, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_time("result");
 	if (hostile) {
 		struct sigaction sa;
 		sigaction(SIGCHLD, NULL, &sa);
@@ -198,6 +227,13 @@ int main(int argc, char **argv)
 	}
 	printf("RESULT %s %ld\n", pam_name(rc),
 	       (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	if (rusage) {
+		struct rusage ru;
+		getrusage(RUSAGE_CHILDREN, &ru);
+		printf("RUSAGE %ld %ld %ld\n",
+		       (long)(ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec),
+		       (long)(ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec), ru.ru_maxrss);
+	}
 	fflush(stdout);
 	pam_end(pamh, rc);
 	return 0;

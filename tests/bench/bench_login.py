@@ -1,81 +1,343 @@
 #!/usr/bin/python3
-"""Benchmarks of the shim and the helper core, printed as numbers (not a test).
+"""make bench: what a login costs the user and the machine, printed as one
+table (a benchmark: it prints numbers and never fails).
 
-  prompt      pam_authenticate() start -> the password prompt reaches the
-              application (fork + exec of the helper, set-up frames, options
-              validated, TLS context built, prompt relayed)
-  full        a whole pam_authenticate() that ends at the first network step
-              (auth-level=2FA, the stack password, a refused connection):
-              start, decide, connect, report, reap
-  disconnect  client socket closed -> helper process gone
-  sigterm     SIGTERM to the helper -> helper process gone
+Real Linux-PAM (build/tests/pam_test_app) with the real module and helper,
+against the Authelia test double in a process of its own (answering fast: no
+first-factor padding), directly (0 ms) or through a userspace delay proxy
+(20 ms round trip; tests/bench/delay_proxy.py, which also counts TCP's own
+round trip).  Answers are instant unless a think time is given.
 
-usage: bench_login.py [RUNS]     (run as root or as the owner of build/)
+  wait         what the user waits: from pam_authenticate to the first prompt,
+               plus from each answer to the next prompt or the result
+               (pam_test_app's own clock), median and p90 over the runs
+  limit        the round trips the design cannot avoid, at 20 ms:
+               1FA    TCP + TLS + firstfactor + state                     4
+               TOTP   TCP + TLS + firstfactor + (user/info || state) + totp  5
+               device TCP + TLS + device-authorization + token + userinfo  5
+               (discovery and the JWKS overlap); think time 300 ms: the
+               connections are up before the answers, so TOTP waits 2 RTT
+               after the password and 1 after the code: 60 ms
+  RTTs         (median wait at 20 ms - median wait at 0 ms) / 20 ms
+  req, TLS     requests and TLS handshakes the double saw per login
+  CPU, RSS     the helper's user+system time and peak RSS (wait4 rusage,
+               through pam_test_app's RUSAGE_CHILDREN)
+  floor        a bare OpenSSL 3 client (tests/bench/bare_client.c: one TLS 1.3
+               handshake, one request) measured the same way in this run
+  load         32 and 128 TOTP logins started at once (0 ms): all correct?,
+               logins per second, p99 of their waits, CPU per login of the
+               helper and of the server (the double's process)
+
+usage: bench_login.py [RUNS]      (as root: runs in a private mount namespace,
+                                   with its own /dev/log)
 """
+import datetime
+import json
 import os
-import signal
-import socket
+import secrets
+import selectors
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from conftest import HELPER, Login, wait_gone  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+import testca  # noqa: E402
+from authelia_double import totp_code  # noqa: E402
 
+BUILD = ROOT / "build"
+HELPER = BUILD / "pam_authelia"
+SHIM = BUILD / "pam_authelia.so"
+APP = BUILD / "tests" / "pam_test_app"
+BARE = BUILD / "tests" / "bare_client"
+BENCH = Path(__file__).resolve().parent
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-BASE = f"binary={HELPER} url=https://127.0.0.1:1"  # refused at once: no DNS, no waiting
+RTT_MS = 20
+THINK = 0.3
+LIMITS = {"1FA": 4, "TOTP": 5, "device": 5}
+FLOW_ARGS = {
+    "1FA": "auth-level=1FA",
+    "TOTP": "auth-level=1FA+2FA",
+    "device": "method-priority=device_authorization,user oauth2-client-id=pam-authelia "
+              "oauth2-client-secret=s3cret-client",
+}
 
 
-def report(name, samples_ms):
-    s = sorted(samples_ms)
-    p95 = s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
-    print(f"{name:<11} n={len(s):<3} median={statistics.median(s):7.2f} ms  "
-          f"p95={p95:7.2f} ms  max={s[-1]:7.2f} ms")
+class Bench:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        certs = tmp / "certs"
+        certs.mkdir()
+        testca.make_ca(certs, "ca")
+        testca.make_cert(certs, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
+        testca.readable(certs)
+        self.ca = certs / "ca.pem"
+        self.secret = secrets.token_bytes(20)
+        self.double = subprocess.Popen(
+            [sys.executable, str(BENCH / "double_server.py"), str(certs), self.secret.hex()],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.port = int(self.double.stdout.readline())
+        self.proxy = subprocess.Popen(
+            [sys.executable, str(BENCH / "delay_proxy.py"), str(self.port), str(RTT_MS / 2)],
+            stdout=subprocess.PIPE, text=True)
+        self.proxy_port = int(self.proxy.stdout.readline())
+        self.confdirs = {}
+        self.stats()
+
+    def close(self):
+        self.proxy.kill()
+        self.double.stdin.close()
+        self.double.wait(5)
+
+    def stats(self):
+        self.double.stdin.write("stats\n")
+        self.double.stdin.flush()
+        return json.loads(self.double.stdout.readline())
+
+    def confdir(self, flow, rtt):
+        key = (flow, rtt)
+        if key not in self.confdirs:
+            port = self.proxy_port if rtt else self.port
+            d = self.tmp / f"pam-{flow}-{rtt}"
+            d.mkdir()
+            (d / "bench").write_text(
+                f"auth required {SHIM} binary={HELPER} url=https://localhost:{port} "
+                f"ca-cert={self.ca} {FLOW_ARGS[flow]}\n")
+            (d / "other").write_text("auth required pam_deny.so\n")
+            self.confdirs[key] = d
+        return self.confdirs[key]
+
+    def answer_for(self, text):
+        if text == "Password: ":
+            return "pw-john"
+        if text == "TOTP Code: ":
+            return totp_code(self.secret)
+        if text.endswith("Approve on your device, then press Enter."):
+            return ""
+        raise RuntimeError(f"unexpected prompt {text!r}")
+
+
+class Login:
+    """One pam_authenticate() in pam_test_app, driven line by line."""
+
+    def __init__(self, bench, flow, rtt, think=0.0):
+        self.bench, self.think = bench, think
+        self.proc = subprocess.Popen(
+            [str(APP), "--timing", "--rusage", str(bench.confdir(flow, rtt)), "bench", "john"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.buf = b""
+        self.conv, self.answers, self.result = [], [], None
+        self.result_us = self.cpu_us = self.rss_kb = None
+        self.pending_prompt = None  # (text, when it may be answered)
+
+    def feed(self, data):
+        """Takes pam_test_app's output; True once it is all in."""
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            self.line(line.decode())
+        return self.cpu_us is not None or (not data and self.result is not None)
+
+    def line(self, line):
+        kind, _, rest = line.partition(" ")
+        if kind == "T":
+            what, us = rest.split(" ")
+            {"conv": self.conv, "answer": self.answers}.get(what, []).append(int(us))
+            if what == "result":
+                self.result_us = int(us)
+        elif kind == "CONV":
+            style, _, text = rest.partition(" ")
+            text = text.encode().decode("unicode_escape").encode("latin-1").decode()
+            if style in ("echo_on", "echo_off"):
+                self.pending_prompt = (text, time.monotonic() + self.think)
+        elif kind == "RESULT":
+            self.result = rest.split(" ")[0]
+        elif kind == "RUSAGE":
+            user, system, rss = (int(x) for x in rest.split(" "))
+            self.cpu_us, self.rss_kb = user + system, rss
+
+    def answer_due(self):
+        """Answers the pending prompt if its think time is over; returns the
+        seconds until it will be (None: nothing pending)."""
+        if self.pending_prompt is None:
+            return None
+        text, when = self.pending_prompt
+        left = when - time.monotonic()
+        if left > 0:
+            return left
+        self.pending_prompt = None
+        self.proc.stdin.write((self.bench.answer_for(text) + "\n").encode())
+        self.proc.stdin.flush()
+        return None
+
+    def waits(self):
+        """The user's waits, in ms: start -> first prompt, answer -> next."""
+        marks = [0] + self.answers
+        steps = [(end - start) / 1000 for start, end in zip(marks, self.conv)]
+        steps.append((self.result_us - self.answers[-1]) / 1000 if self.answers
+                     else self.result_us / 1000)
+        return steps
+
+
+def drive(logins):
+    """Runs logins to their end, answering prompts as they come."""
+    sel = selectors.DefaultSelector()
+    for l in logins:
+        os.set_blocking(l.proc.stdout.fileno(), False)
+        sel.register(l.proc.stdout, selectors.EVENT_READ, l)
+    running = len(logins)
+    while running:
+        timeout = None
+        for l in logins:
+            left = l.answer_due()
+            if left is not None:
+                timeout = left if timeout is None else min(timeout, left)
+        for key, _ in sel.select(timeout):
+            l = key.data
+            try:
+                data = os.read(key.fileobj.fileno(), 65536)
+            except BlockingIOError:
+                continue
+            if l.feed(data) or not data:
+                sel.unregister(key.fileobj)
+                running -= 1
+                l.answer_due()
+    for l in logins:
+        l.proc.wait(10)
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def sequential(bench, flow, rtt, think=0.0):
+    rows = []
+    for _ in range(RUNS):
+        l = Login(bench, flow, rtt, think)
+        drive([l])
+        stats = bench.stats()
+        if l.result != "PAM_SUCCESS":
+            raise RuntimeError(f"{flow} at {rtt} ms: {l.result}")
+        rows.append({"steps": l.waits(), "cpu": l.cpu_us / 1000, "rss": l.rss_kb / 1024,
+                     "req": stats["requests"], "tls": stats["handshakes"]})
+    return rows
+
+
+def handshake_deltas(rows):
+    """handshakes is cumulative in the double: per-login differences."""
+    out, prev = [], None
+    for r in rows:
+        if prev is not None:
+            out.append(r["tls"] - prev)
+        prev = r["tls"]
+    return out
+
+
+def bare_floor(bench):
+    out = subprocess.run([str(BARE), "--measure", str(RUNS), "localhost", str(bench.port),
+                          str(bench.ca), "/api/health"], capture_output=True, text=True, check=True)
+    runs = [line.split() for line in out.stdout.splitlines()]
+    bench.stats()
+    return (statistics.median(int(cpu) / 1000 for cpu, _ in runs),
+            statistics.median(int(rss) / 1024 for _, rss in runs))
+
+
+def concurrent(bench, n):
+    before = bench.stats()
+    t0 = time.monotonic()
+    logins = [Login(bench, "TOTP", 0) for _ in range(n)]
+    drive(logins)
+    wall = time.monotonic() - t0
+    after = bench.stats()
+    ok = sum(l.result == "PAM_SUCCESS" for l in logins)
+    waits = [sum(l.waits()) for l in logins if l.result == "PAM_SUCCESS"] or [0]
+    return {"n": n, "ok": ok, "rate": n / wall, "p99": pct(waits, 99),
+            "median": statistics.median(waits),
+            "helper_cpu": statistics.mean(l.cpu_us for l in logins if l.cpu_us) / 1000,
+            "server_cpu": (after["cpu"] - before["cpu"]) * 1000 / n}
+
+
+def commit():
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
 
 
 def main():
-    prompt, full, disconnect, sigterm = [], [], [], []
+    if os.environ.get("PAM_AUTHELIA_PRIVATE_DEV") == "1":
+        from syslog_sink import Syslog
+        Syslog()  # the helper's log lines go here, not to the host's syslog
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         tmp.chmod(0o755)
-        for _ in range(RUNS):
-            l = Login(tmp, BASE)
-            t0 = time.monotonic()
-            l.conv()
-            prompt.append((time.monotonic() - t0) * 1000)
-            l.kill()
+        bench = Bench(tmp)
+        try:
+            results = {}
+            for flow in ("1FA", "TOTP", "device"):
+                for rtt in (0, RTT_MS):
+                    results[(flow, rtt)] = sequential(bench, flow, rtt)
+            think = sequential(bench, "TOTP", RTT_MS, THINK)
+            floor_cpu, floor_rss = bare_floor(bench)
+            load = [concurrent(bench, 32), concurrent(bench, 128)]
+        finally:
+            bench.close()
+    report(results, think, floor_cpu, floor_rss, load)
 
-            l = Login(tmp, f"{BASE} auth-level=2FA", authtok="pw")
-            full.append(l.result()[1])
 
-            listener = socket.socket()
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            l = Login(tmp, BASE, rhost="127.0.0.1", connect=listener.getsockname()[1])
-            conn, _ = listener.accept()
-            helper = l.wait_helper()
-            l.conv()
-            t0 = time.monotonic()
-            conn.close()
-            gone = wait_gone(helper, 2.0)
-            disconnect.append((gone if gone is not None else 2.0) * 1000)
-            l.kill()
-            listener.close()
+def report(results, think, floor_cpu, floor_rss, load):
+    print(f"pam_authelia login benchmark -- commit {commit()}, "
+          f"{datetime.date.today()}, {os.cpu_count()} cores, {RUNS} logins a cell, "
+          f"answers instant unless said")
+    print()
+    head = (f"{'cell':<22}{'RTT':>4} {'wait med':>9} {'p90':>7} {'limit':>6} {'RTTs':>5} "
+            f"{'req':>4} {'TLS':>4} {'CPU ms':>7} {'RSS MB':>7}  steps (median ms: start->prompt, "
+            "answer->next...)")
+    print(head)
+    print("-" * len(head))
 
-            l = Login(tmp, BASE)
-            helper = l.wait_helper()
-            l.conv()
-            os.kill(helper, signal.SIGTERM)
-            gone = wait_gone(helper, 2.0)
-            sigterm.append((gone if gone is not None else 2.0) * 1000)
-            l.kill()
-    print(f"pam_authelia benchmark, {RUNS} runs each, {os.cpu_count()} cores")
-    report("prompt", prompt)
-    report("full", full)
-    report("disconnect", disconnect)
-    report("sigterm", sigterm)
+    def row(name, rtt, rows, limit, zero=None):
+        totals = [sum(r["steps"]) for r in rows]
+        med = statistics.median(totals)
+        steps = [statistics.median(r["steps"][i] for r in rows)
+                 for i in range(len(rows[0]["steps"]))]
+        rtts = f"{(med - zero) / RTT_MS:5.1f}" if zero is not None else f"{'':>5}"
+        lim = f"{limit:6.0f}" if limit else f"{'':>6}"
+        tls = handshake_deltas(rows)
+        print(f"{name:<22}{rtt:>4} {med:9.1f} {pct(totals, 90):7.1f} {lim} {rtts} "
+              f"{statistics.median(r['req'] for r in rows):4.0f} "
+              f"{statistics.median(tls) if tls else 0:4.0f} "
+              f"{statistics.median(r['cpu'] for r in rows):7.2f} "
+              f"{statistics.median(r['rss'] for r in rows):7.2f}  "
+              + " | ".join(f"{s:.1f}" for s in steps))
+        return med
+
+    names = {"1FA": "1FA", "TOTP": "1FA+2FA TOTP", "device": "device flow + binding"}
+    for flow in ("1FA", "TOTP", "device"):
+        zero = row(names[flow], 0, results[(flow, 0)], None)
+        row(names[flow], RTT_MS, results[(flow, RTT_MS)], LIMITS[flow] * RTT_MS, zero)
+    row("TOTP, 300 ms think", RTT_MS, think, 3 * RTT_MS)
+    print()
+    first = [r["steps"][0] for rows in results.values() for r in rows]
+    print(f"first prompt (pam_authenticate -> first prompt, all cells): "
+          f"median {statistics.median(first):.2f} ms, p90 {pct(first, 90):.2f} ms")
+    totp = results[("TOTP", 0)]
+    cpu = statistics.median(r["cpu"] for r in totp)
+    rss = statistics.median(r["rss"] for r in totp)
+    print(f"floor, bare OpenSSL 3 client (1 TLS 1.3 handshake + 1 request): "
+          f"CPU {floor_cpu:.2f} ms, peak RSS {floor_rss:.2f} MB")
+    print(f"helper per TOTP login: CPU {cpu:.2f} ms ({cpu / floor_cpu:.2f}x the floor), "
+          f"peak RSS {rss:.2f} MB ({rss / floor_rss:.2f}x)")
+    for c in load:
+        print(f"load: {c['n']:>3} TOTP logins at once (0 ms): {c['ok']}/{c['n']} succeeded, "
+              f"{c['rate']:.0f} logins/s, wait median {c['median']:.0f} ms p99 {c['p99']:.0f} ms, "
+              f"CPU per login: helper {c['helper_cpu']:.2f} ms, server {c['server_cpu']:.2f} ms")
 
 
 if __name__ == "__main__":

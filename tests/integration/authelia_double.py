@@ -730,7 +730,10 @@ def api_oidc_device_authorization(self, raw):
             with d.lock:
                 dev.status = "approved" if script["action"] == "approve" else "denied"
                 dev.user = script.get("user", "john")
-        threading.Timer(script.get("after", 0.0), decide).start()
+        if script.get("after", 0.0) > 0:
+            threading.Timer(script["after"], decide).start()
+        else:  # decided before the first poll can arrive
+            decide()
     self.json(200, {"device_code": device_code, "user_code": user_code,
                     "verification_uri": uri, "verification_uri_complete": complete,
                     "expires_in": oidc.expires_in, "interval": oidc.interval})

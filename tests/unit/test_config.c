@@ -232,10 +232,30 @@ static void test_ca_certificate(void **state)
 	assert_non_null(strstr(tls_err, "failed to read CA certificate /etc/hostname"));
 }
 
+/* The cheap check made before the first prompt (the file is parsed after it). */
+static void test_ca_certificate_readable(void **state)
+{
+	char tls_err[TLS_ERROR_SIZE];
+
+	(void)state;
+	assert_int_equal(tls_ca_readable(NULL, tls_err), 0);
+	assert_int_equal(tls_ca_readable("/etc/ssl/certs/ca-certificates.crt", tls_err), 0);
+	assert_int_equal(tls_ca_readable("/nonexistent/ca.pem", tls_err), -1);
+	assert_string_equal(tls_err,
+			    "failed to read CA certificate /nonexistent/ca.pem: No such file or "
+			    "directory");
+	assert_int_equal(tls_ca_readable("/etc/hostname", tls_err), -1);
+	assert_string_equal(tls_err, "failed to read CA certificate /etc/hostname: no certificate "
+				     "or crl found");
+	assert_int_equal(tls_ca_readable("/etc", tls_err), -1);
+	assert_non_null(strstr(tls_err, "failed to read CA certificate /etc: "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_defaults, teardown),
+	    cmocka_unit_test(test_ca_certificate_readable),
 	    cmocka_unit_test_teardown(test_every_option, teardown),
 	    cmocka_unit_test_teardown(test_client_auth_and_qr, teardown),
 	    cmocka_unit_test_teardown(test_auth_levels, teardown),

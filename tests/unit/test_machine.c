@@ -7,6 +7,7 @@
  */
 #include "unit.h"
 
+#include "../../engine/http_client.h"
 #include "../../engine/session.h"
 
 #include <event2/event.h>
@@ -535,9 +536,125 @@ static void test_nothing_is_read_after_the_result(void **state)
 	rig_close(rig);
 }
 
+/* The first prompt goes out before OpenSSL's set-up and the CA file: a CA
+ * file that looks like PEM but is not is found out after the prompt. */
+static void test_first_prompt_before_tls_set_up(void **state)
+{
+	char path[] = "/tmp/test_machine_ca_XXXXXX", options[128];
+	int fd = mkstemp(path);
+	struct rig *rig;
+	const char *bad = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
+			  "-----END CERTIFICATE-----\n";
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	snprintf(options, sizeof(options), "url=https://127.0.0.1:1 ca-cert=%s", path);
+	rig = rig_started(options);
+	rig_run(rig, 500);
+	assert_int_equal(rig->count, 2);
+	assert_int_equal(rig->types[0], FRAME_PROMPT_ECHO_OFF);
+	assert_result(rig, "service_err");
+	assert_logged("failed to read CA certificate /tmp/test_machine_ca_");
+	rig_close(rig);
+	unlink(path);
+}
+
+/* Without a prompt to wait for (2FA), connecting starts at once. */
+static void test_without_a_prompt_connecting_starts_at_once(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=https://127.0.0.1:1 auth-level=2FA");
+	rig_send(rig, FRAME_AUTHTOK, "stack-password");
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 1000);
+	assert_int_equal(rig->count, 1); /* the result only */
+	assert_result(rig, "authinfo_unavail");
+	assert_logged("connection to 127.0.0.1:1 refused or unreachable");
+	rig_close(rig);
+}
+
+static void feed(struct rig *rig, enum http_purpose purpose, int status, const char *body)
+{
+	struct http_response response = {
+	    .purpose = purpose, .status = status, .body = body, .body_len = strlen(body)};
+
+	machine_http(&rig->session, &response);
+}
+
+#define STATE_JOHN "{\"status\":\"OK\",\"data\":{\"username\":\"john\",\"authentication_level\":1}}"
+#define STATE_JANE "{\"status\":\"OK\",\"data\":{\"username\":\"jane\",\"authentication_level\":1}}"
+#define INFO_TOTP                                                                     \
+	"{\"status\":\"OK\",\"data\":{\"method\":\"totp\",\"has_totp\":true,\"has_webauthn\":false," \
+	"\"has_duo\":false}}"
+
+/* A password login at the point where user_info waits for its two answers
+ * (entered by hand, so that no real request is in flight). */
+static struct rig *rig_in_user_info(void)
+{
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
+
+	rig_run(rig, 50);
+	rig->session.state = STATE_USER_INFO; /* tests only: the machine does this */
+	rig->session.have_user_info = rig->session.have_session_state = false;
+	return rig;
+}
+
+static void test_user_info_waits_for_both_answers(void **state)
+{
+	for (int order = 0; order < 2; order++) {
+		struct rig *rig = rig_in_user_info();
+
+		(void)state;
+		if (order == 0)
+			feed(rig, HTTP_STATE, 200, STATE_JOHN);
+		else
+			feed(rig, HTTP_USER_INFO, 200, INFO_TOTP);
+		assert_int_equal(rig->session.state, STATE_USER_INFO);
+		if (order == 0)
+			feed(rig, HTTP_USER_INFO, 200, INFO_TOTP);
+		else
+			feed(rig, HTTP_STATE, 200, STATE_JOHN);
+		assert_int_equal(rig->session.state, STATE_TOTP_PROMPT);
+		rig_run(rig, 50);
+		assert_string_equal(rig->payloads[rig->count - 1], "TOTP Code: ");
+		rig_close(rig);
+	}
+}
+
+static void test_either_answer_failing_ends_the_login(void **state)
+{
+	struct rig *rig = rig_in_user_info();
+
+	(void)state;
+	feed(rig, HTTP_USER_INFO, 200, INFO_TOTP);
+	feed(rig, HTTP_STATE, 200, STATE_JANE);
+	rig_run(rig, 200);
+	assert_result(rig, "auth_err");
+	assert_logged("authelia identity \"jane\" does not match pam username \"john\"");
+	rig_close(rig);
+
+	rig = rig_in_user_info();
+	feed(rig, HTTP_STATE, 503, "down");
+	feed(rig, HTTP_USER_INFO, 200, "{\"status\":\"KO\"}"); /* after the end: ignored */
+	rig_run(rig, 200);
+	assert_result(rig, "authinfo_unavail");
+	assert_logged("session state: Authelia failed (response status=503)");
+	assert_false(unit_logged("user info refused"));
+	rig_close(rig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_first_prompt_before_tls_set_up),
+	    cmocka_unit_test(test_without_a_prompt_connecting_starts_at_once),
+	    cmocka_unit_test(test_user_info_waits_for_both_answers),
+	    cmocka_unit_test(test_either_answer_failing_ends_the_login),
 	    cmocka_unit_test(test_setup_then_password_prompt),
 	    cmocka_unit_test(test_password_reply_moves_to_first_factor),
 	    cmocka_unit_test(test_conversation_error_at_prompt),
