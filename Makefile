@@ -33,15 +33,16 @@ CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 # How the helper binary links its libraries.  static (the default): OpenSSL,
 # libevent and yajl are linked in (Debian's .a files), which spares every
 # login the dynamic relocation of libcrypto's ~4,000 symbols (13% of a TOTP
-# login's instructions, see make bench); libjwt, only a shared library, is
+# login's instructions, see make bench), and its ~17,000 relative relocations
+# are packed (DT_RELR); libjwt, only a shared library, is
 # opened by the device flow (engine/jwt_loader.c).  Rebuild the helper after
 # a security update of OpenSSL or libevent.  dynamic: every library shared.
 # Tests and fuzzers always link dynamically.
 HELPER_LINK  ?= static
 ifeq ($(HELPER_LINK),static)
 HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o
-HELPER_BIN_LIBS = -Wl,--gc-sections -Wl,-Bstatic -levent_openssl -levent -lyajl_s -lssl \
-		  -lcrypto -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libqrencode)
+HELPER_BIN_LIBS = -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-Bstatic -levent_openssl \
+		  -levent -lyajl_s -lssl -lcrypto -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libqrencode)
 else
 HELPER_BIN_OBJ  =
 HELPER_BIN_LIBS = $(HELPER_LIBS)
