@@ -9,6 +9,7 @@
  * line.
  */
 #include "config.h"
+#include "doctor.h"
 #include "log.h"
 #include "secure_alloc.h"
 #include "session.h"
@@ -153,6 +154,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && doctor_wanted(argc, argv))
+		return doctor_main(argc, argv);
 	if (argc > 1)
 		return run_by_hand(argc, argv);
 	/* The module started us: die with it (the shim set this too, before exec). */
