@@ -435,14 +435,15 @@ static int check_pam_files(struct doctor *d)
 
 	if (d->pam_file != NULL) {
 		if (access(d->pam_file, R_OK) != 0) {
-			finding(d, FINDING_FAIL, "cannot read PAM file %s: %s", d->pam_file,
-				strerror(errno));
+			finding(d, FINDING_FAIL, "cannot read PAM file %s: %s; fix: name an existing "
+				"file (run as root)", d->pam_file, strerror(errno));
 			return -1;
 		}
 		check_service(d, d->pam_file);
 		services = 1;
 	} else if ((dir = opendir(d->pam_dir)) == NULL) {
-		finding(d, FINDING_FAIL, "cannot read %s: %s", d->pam_dir, strerror(errno));
+		finding(d, FINDING_FAIL, "cannot read %s: %s; fix: run as root", d->pam_dir,
+			strerror(errno));
 		return -1;
 	} else {
 		char **names = NULL;
@@ -527,9 +528,7 @@ static char *sshd_effective_config(const char *config, char *err, size_t errlen)
 	close(errp[0]);
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0 || text == NULL) {
-		char *nl = strchr(buf, '\n');
-		if (nl != NULL)
-			*nl = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0'; /* sshd ends its lines with CR LF */
 		snprintf(err, errlen, "%s", buf[0] ? buf : "sshd -T failed");
 		free(text);
 		return NULL;

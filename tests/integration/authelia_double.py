@@ -123,6 +123,8 @@ class AutheliaDouble:
             self.case_insensitive = False
             self.totp_enabled = True
             self.duo_enabled = True
+            self.clock_offset = 0.0     # seconds added to the Date header's time
+            self.send_date = True       # False: no Date header at all
 
     def add_user(self, name, password, totp=False, **kw):
         user = User(name, password, **kw)
@@ -190,6 +192,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        return super().date_time_string(time.time() + self.double.clock_offset
+                                        if timestamp is None else timestamp)
+
+    def send_header(self, keyword, value):
+        if keyword == "Date" and not self.double.send_date:
+            return
+        super().send_header(keyword, value)
 
     # --- plumbing ---------------------------------------------------------
     def _send(self, status, body, content_type, headers=(), close=False):
@@ -496,6 +507,7 @@ class OIDCClient:
     secret: str = None
     auth_method: str = "client_secret_post"  # client_secret_basic, none
     scopes: tuple = ("openid", "authelia.pam")
+    grant_types: tuple = ("urn:ietf:params:oauth:grant-type:device_code",)
 
 
 @dataclass
@@ -734,6 +746,9 @@ def api_oidc_token(self, raw):
             return _oidc_error(self, 401, "invalid_client", "Client authentication failed.")
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:device_code":
             return _oidc_error(self, 400, "unsupported_grant_type")
+        if form["grant_type"] not in client.grant_types:
+            return _oidc_error(self, 400, "unauthorized_client", "The client is not "
+                               "authorized to request a token using this method.")
         dev = oidc.devices.get(form.get("device_code", ""))
         if dev is None or dev.used:
             return _oidc_error(self, 500, "server_error")
