@@ -529,7 +529,7 @@ static char *sshd_effective_config(const char *config, char *err, size_t errlen)
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0 || text == NULL) {
 		buf[strcspn(buf, "\r\n")] = '\0'; /* sshd ends its lines with CR LF */
-		snprintf(err, errlen, "%s", buf[0] ? buf : "sshd -T failed");
+		snprintf(err, errlen, "%.300s", buf[0] ? buf : "sshd -T failed");
 		free(text);
 		return NULL;
 	}

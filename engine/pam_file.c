@@ -451,6 +451,9 @@ int pam_stack_simulate(const struct pam_stack *stack,
 	int status = PAM_PERM_DENIED; /* PAM_MUST_FAIL_CODE */
 	int prev_level = 0;
 
+	substates[0].impression = impression;
+	substates[0].status = status;
+
 	for (size_t i = 0; i < stack->count; prev_level = stack->entries[i].level, i++) {
 		const struct pam_entry *e = &stack->entries[i];
 		int level = e->level, retval, action;
