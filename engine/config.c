@@ -364,13 +364,15 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 		return -1;
 	}
 	if (config->secret_inline && config->oauth2_client_secret_file != NULL) {
-		snprintf(err, OPTION_ERROR_SIZE,
-			 "oauth2-client-secret and oauth2-client-secret-file are mutually exclusive: "
-			 "keep oauth2-client-secret-file");
+		snprintf(
+		    err, OPTION_ERROR_SIZE,
+		    "oauth2-client-secret and oauth2-client-secret-file are mutually exclusive: "
+		    "keep oauth2-client-secret-file");
 		return -1;
 	}
 	if (config->oauth2_client_secret_file != NULL && config->oauth2_client_secret == NULL) {
-		config->oauth2_client_secret = secret_file_read(config->oauth2_client_secret_file, err);
+		config->oauth2_client_secret =
+		    secret_file_read(config->oauth2_client_secret_file, err);
 		if (config->oauth2_client_secret == NULL)
 			return -1;
 	}
@@ -388,7 +390,8 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 	if (config->client_auth == CLIENT_AUTH_NONE && config->oauth2_client_secret != NULL) {
 		snprintf(err, OPTION_ERROR_SIZE,
 			 "oauth2-client-auth-method=none is for public clients: remove %s",
-			 config->secret_inline ? "oauth2-client-secret" : "oauth2-client-secret-file");
+			 config->secret_inline ? "oauth2-client-secret"
+					       : "oauth2-client-secret-file");
 		return -1;
 	}
 	if (config->method_count == 0) {

@@ -50,7 +50,7 @@ struct config {
 	char *oauth2_client_secret; /* secret, from the file or the option */
 	char *oauth2_client_secret_file;
 	bool secret_inline; /* oauth2-client-secret= in the PAM file: warn */
-	char *oauth2_scope;	    /* space-separated */
+	char *oauth2_scope; /* space-separated */
 	enum client_auth client_auth;
 	bool client_auth_set;
 	bool qr;

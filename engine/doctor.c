@@ -138,8 +138,9 @@ static void check_binary(struct doctor *d, const char *where, const char *path)
 			"point binary= at the helper",
 			where, path, strerror(errno));
 	} else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
-		finding(d, FINDING_FAIL, "%s: helper %s is not an executable file; fix: chmod 755 %s",
-			where, path, path);
+		finding(d, FINDING_FAIL,
+			"%s: helper %s is not an executable file; fix: chmod 755 %s", where, path,
+			path);
 	} else if (st.st_uid != 0) {
 		finding(d, FINDING_FAIL,
 			"%s: helper %s is owned by uid %u, not root: the module will not run it; "
@@ -157,9 +158,9 @@ static void check_binary(struct doctor *d, const char *where, const char *path)
 
 static void check_module_file(struct doctor *d, const char *where, const char *module)
 {
-	static const char *const patterns[] = {
-	    "/lib/security/", "/lib64/security/", "/usr/lib/security/", "/usr/lib64/security/",
-	    "/lib/*/security/", "/usr/lib/*/security/"};
+	static const char *const patterns[] = {"/lib/security/",     "/lib64/security/",
+					       "/usr/lib/security/", "/usr/lib64/security/",
+					       "/lib/*/security/",   "/usr/lib/*/security/"};
 	char pattern[4096];
 	bool found = false;
 
@@ -215,7 +216,8 @@ static void add_target(struct doctor *d, const struct config *config, const stru
 /* Validates one pam_authelia.so line the way a login does. */
 static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_stack)
 {
-	char where[300], err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
+	char where[300],
+	    err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
 	const char *binary = OPTION_DEFAULT_BINARY;
 	struct config config;
 	SSL_CTX *tls;
@@ -269,11 +271,12 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 			config.url, auth_level_name(config.auth_level), config.timeout);
 	}
 	if (config.secret_inline)
-		finding(d, FINDING_WARN,
-			"%s: oauth2-client-secret= puts the client secret in a PAM file every local "
-			"user can read; fix: write it to a root-only file (chmod 600) and use "
-			"oauth2-client-secret-file= instead",
-			where);
+		finding(
+		    d, FINDING_WARN,
+		    "%s: oauth2-client-secret= puts the client secret in a PAM file every local "
+		    "user can read; fix: write it to a root-only file (chmod 600) and use "
+		    "oauth2-client-secret-file= instead",
+		    where);
 	else if (config.oauth2_client_secret_file != NULL)
 		finding(d, FINDING_OK,
 			"%s: secret file %s is a root-owned regular file only root can read", where,
@@ -311,16 +314,14 @@ static int simulate_outcome(const struct pam_entry *e, void *arg)
 
 static void check_stack_controls(struct doctor *d, const char *file, const struct pam_stack *auth)
 {
-	static const int codes[] = {PAM_AUTH_ERR,	  PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR,
-				    PAM_ABORT,		  PAM_CONV_ERR,		PAM_USER_UNKNOWN,
-				    PAM_SYSTEM_ERR};
+	static const int codes[] = {PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR, PAM_ABORT,
+				    PAM_CONV_ERR, PAM_USER_UNKNOWN,	PAM_SYSTEM_ERR};
 	char alone[256] = "", through[256] = "", lets[256] = "", controls[512] = "";
 	bool refused_passes = false;
 
 	for (size_t i = 0; i < auth->count; i++) {
 		const struct pam_entry *e = &auth->entries[i];
-		if (is_authelia(e) &&
-		    strlen(controls) + strlen(e->control) + 40 < sizeof(controls))
+		if (is_authelia(e) && strlen(controls) + strlen(e->control) + 40 < sizeof(controls))
 			snprintf(controls + strlen(controls), sizeof(controls) - strlen(controls),
 				 "%s%s:%d `%s`", controls[0] ? ", " : "", e->file, e->line,
 				 e->control);
@@ -344,22 +345,25 @@ static void check_stack_controls(struct doctor *d, const char *file, const struc
 			 pam_code_name(codes[c]));
 	}
 	if (alone[0] != '\0') {
-		finding(d, FINDING_FAIL,
-			"%s: when pam_authelia.so fails (%s) this stack still succeeds, with no other "
-			"module needed (%s); fix: make the line `required` or `requisite` and let no "
-			"`sufficient` module or success jump skip it",
-			file, alone, controls);
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: when pam_authelia.so fails (%s) this stack still succeeds, with no other "
+		    "module needed (%s); fix: make the line `required` or `requisite` and let no "
+		    "`sufficient` module or success jump skip it",
+		    file, alone, controls);
 	} else if (refused_passes) {
-		finding(d, FINDING_FAIL,
-			"%s: when Authelia refuses the login (%s) this stack still succeeds through %s "
-			"(%s): Authelia is not enforced; fix: make the line `required` or `requisite`",
-			file, through, lets, controls);
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: when Authelia refuses the login (%s) this stack still succeeds through %s "
+		    "(%s): Authelia is not enforced; fix: make the line `required` or `requisite`",
+		    file, through, lets, controls);
 	} else if (through[0] != '\0') {
-		finding(d, FINDING_WARN,
-			"%s: when pam_authelia.so returns %s (e.g. Authelia unreachable) the login "
-			"succeeds through %s alone (%s): the stack fails open; fix: drop the `=ignore` "
-			"for these codes unless that fallback is intended",
-			file, through, lets, controls);
+		finding(
+		    d, FINDING_WARN,
+		    "%s: when pam_authelia.so returns %s (e.g. Authelia unreachable) the login "
+		    "succeeds through %s alone (%s): the stack fails open; fix: drop the `=ignore` "
+		    "for these codes unless that fallback is intended",
+		    file, through, lets, controls);
 	} else {
 		finding(d, FINDING_OK, "%s: every failure of pam_authelia.so fails the login (%s)",
 			file, controls);
@@ -373,11 +377,12 @@ static void check_stack_controls(struct doctor *d, const char *file, const struc
 			for (size_t c = 0; c < sizeof(codes) / sizeof(codes[0]); c++)
 				ignores |= e->actions[codes[c]] == PAM_FILE_IGNORE;
 			if (is_authelia(e) && ignores && !after)
-				finding(d, FINDING_WARN,
-					"%s:%d: `%s` ignores some failures of pam_authelia.so and no "
-					"module follows it: the login's result is then left to the "
-					"modules above it; fix: use `required`",
-					e->file, e->line, e->control);
+				finding(
+				    d, FINDING_WARN,
+				    "%s:%d: `%s` ignores some failures of pam_authelia.so and no "
+				    "module follows it: the login's result is then left to the "
+				    "modules above it; fix: use `required`",
+				    e->file, e->line, e->control);
 		}
 	}
 }
@@ -435,8 +440,10 @@ static int check_pam_files(struct doctor *d)
 
 	if (d->pam_file != NULL) {
 		if (access(d->pam_file, R_OK) != 0) {
-			finding(d, FINDING_FAIL, "cannot read PAM file %s: %s; fix: name an existing "
-				"file (run as root)", d->pam_file, strerror(errno));
+			finding(d, FINDING_FAIL,
+				"cannot read PAM file %s: %s; fix: name an existing "
+				"file (run as root)",
+				d->pam_file, strerror(errno));
 			return -1;
 		}
 		check_service(d, d->pam_file);
@@ -515,7 +522,8 @@ static char *sshd_effective_config(const char *config, char *err, size_t errlen)
 		char *grown;
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || len > 1024 * 1024 || (grown = realloc(text, len + (size_t)n + 1)) == NULL)
+		if (n < 0 || len > 1024 * 1024 ||
+		    (grown = realloc(text, len + (size_t)n + 1)) == NULL)
 			break;
 		text = grown;
 		memcpy(text + len, buf, (size_t)n);
@@ -542,7 +550,8 @@ static const char *sshd_value(const char *text, const char *keyword, char *out, 
 	size_t klen = strlen(keyword);
 
 	out[0] = '\0';
-	for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+	for (const char *p = text; p != NULL && *p != '\0';
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
 		if (strncmp(p, keyword, klen) == 0 && p[klen] == ' ') {
 			const char *end = strchr(p, '\n');
 			size_t n = end ? (size_t)(end - p - (long)klen - 1) : strlen(p + klen + 1);
@@ -563,7 +572,8 @@ static void check_sshd(struct doctor *d)
 		return;
 	if (access(DOCTOR_SSHD, X_OK) != 0) {
 		if (d->sshd_config != NULL)
-			finding(d, FINDING_FAIL, "sshd: %s is not installed; fix: apt install openssh-server",
+			finding(d, FINDING_FAIL,
+				"sshd: %s is not installed; fix: apt install openssh-server",
 				DOCTOR_SSHD);
 		return;
 	}
@@ -580,10 +590,11 @@ static void check_sshd(struct doctor *d)
 		finding(d, FINDING_OK, "sshd: UsePAM yes");
 	if (strcmp(sshd_value(text, "kbdinteractiveauthentication", value, sizeof(value)), "yes") !=
 	    0)
-		finding(d, FINDING_FAIL,
-			"sshd: KbdInteractiveAuthentication is %s: the module's prompts cannot reach "
-			"the client; fix: KbdInteractiveAuthentication yes",
-			value[0] ? value : "off");
+		finding(
+		    d, FINDING_FAIL,
+		    "sshd: KbdInteractiveAuthentication is %s: the module's prompts cannot reach "
+		    "the client; fix: KbdInteractiveAuthentication yes",
+		    value[0] ? value : "off");
 	else
 		finding(d, FINDING_OK, "sshd: KbdInteractiveAuthentication yes");
 	sshd_value(text, "authenticationmethods", value, sizeof(value));
@@ -601,16 +612,18 @@ static void check_sshd(struct doctor *d)
 	else
 		finding(d, FINDING_OK, "sshd: AuthenticationMethods %s", value);
 	if (strcmp(sshd_value(text, "passwordauthentication", value, sizeof(value)), "yes") == 0)
-		finding(d, FINDING_WARN,
-			"sshd: PasswordAuthentication yes: a client using it answers every PAM prompt "
-			"with the password and never sees a second-factor prompt; fix: "
-			"PasswordAuthentication no");
+		finding(
+		    d, FINDING_WARN,
+		    "sshd: PasswordAuthentication yes: a client using it answers every PAM prompt "
+		    "with the password and never sees a second-factor prompt; fix: "
+		    "PasswordAuthentication no");
 	grace = atol(sshd_value(text, "logingracetime", value, sizeof(value)));
 	if (grace > 0 && d->sshd_max_timeout > 0 && (unsigned long)grace <= d->sshd_max_timeout)
-		finding(d, FINDING_WARN,
-			"sshd: LoginGraceTime %ld s is not longer than the module's timeout=%u: sshd "
-			"drops slow logins first; fix: LoginGraceTime %us or more",
-			grace, d->sshd_max_timeout, d->sshd_max_timeout + 30);
+		finding(
+		    d, FINDING_WARN,
+		    "sshd: LoginGraceTime %ld s is not longer than the module's timeout=%u: sshd "
+		    "drops slow logins first; fix: LoginGraceTime %us or more",
+		    grace, d->sshd_max_timeout, d->sshd_max_timeout + 30);
 	else
 		finding(d, FINDING_OK, "sshd: LoginGraceTime %s s", value[0] ? value : "?");
 	free(text);
@@ -649,9 +662,10 @@ static void probe_clock(struct probe *p, const char *date)
 			"refused and TOTP codes may be; fix: synchronise both hosts with NTP",
 			p->config.url, labs(skew), skew > 0 ? "ahead of" : "behind");
 	else if (labs(skew) > DOCTOR_CLOCK_WARN_S)
-		finding(d, FINDING_WARN,
-			"%s: Authelia's clock is %ld s %s ours; fix: synchronise both hosts with NTP",
-			p->config.url, labs(skew), skew > 0 ? "ahead of" : "behind");
+		finding(
+		    d, FINDING_WARN,
+		    "%s: Authelia's clock is %ld s %s ours; fix: synchronise both hosts with NTP",
+		    p->config.url, labs(skew), skew > 0 ? "ahead of" : "behind");
 	else
 		finding(d, FINDING_OK, "%s: Authelia's clock is within %d s of ours", p->config.url,
 			DOCTOR_CLOCK_WARN_S);
@@ -682,39 +696,44 @@ static void probe_token(struct probe *p, const struct http_response *r)
 	if (root != NULL && json_get_string(root, "error", "error", &error, err) != 0)
 		error = "";
 	if (r->status == 401)
-		finding(d, FINDING_FAIL,
-			"%s: Authelia refused the client \"%s\" (401 %s): the client id, secret or "
-			"oauth2-client-auth-method=%s do not match its client; fix: align them with "
-			"identity_providers.oidc.clients in Authelia's configuration",
-			p->config.url, p->config.oauth2_client_id, error[0] ? error : "invalid_client",
-			client_auth_name(p->config.client_auth));
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: Authelia refused the client \"%s\" (401 %s): the client id, secret or "
+		    "oauth2-client-auth-method=%s do not match its client; fix: align them with "
+		    "identity_providers.oidc.clients in Authelia's configuration",
+		    p->config.url, p->config.oauth2_client_id, error[0] ? error : "invalid_client",
+		    client_auth_name(p->config.client_auth));
 	else if (r->status == 400 && strcmp(error, "unauthorized_client") == 0)
-		finding(d, FINDING_FAIL,
-			"%s: the client \"%s\" may not use the device flow (unauthorized_client); fix: "
-			"grant_types: ['urn:ietf:params:oauth:grant-type:device_code'] on the client",
-			p->config.url, p->config.oauth2_client_id);
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: the client \"%s\" may not use the device flow (unauthorized_client); fix: "
+		    "grant_types: ['urn:ietf:params:oauth:grant-type:device_code'] on the client",
+		    p->config.url, p->config.oauth2_client_id);
 	else if (r->status == 400 && strcmp(error, "invalid_request") == 0)
-		finding(d, FINDING_FAIL,
-			"%s: Authelia refused the token request (invalid_request), usually because "
-			"url's host is not the authelia_url of a session cookie; fix: use Authelia's "
-			"canonical URL in url=",
-			p->config.url);
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: Authelia refused the token request (invalid_request), usually because "
+		    "url's host is not the authelia_url of a session cookie; fix: use Authelia's "
+		    "canonical URL in url=",
+		    p->config.url);
 	else if (r->status == 429)
 		finding(d, FINDING_WARN,
 			"%s: the token endpoint is rate limited (429), the client was not checked; "
 			"fix: run the check again later",
 			p->config.url);
 	else if (r->status == 400 || r->status == 500)
-		finding(d, FINDING_OK,
-			"%s: the client \"%s\" authenticated (%s); only the made-up device code was "
-			"refused (status %d)",
-			p->config.url, p->config.oauth2_client_id, client_auth_name(p->config.client_auth),
-			r->status);
+		finding(
+		    d, FINDING_OK,
+		    "%s: the client \"%s\" authenticated (%s); only the made-up device code was "
+		    "refused (status %d)",
+		    p->config.url, p->config.oauth2_client_id,
+		    client_auth_name(p->config.client_auth), r->status);
 	else
-		finding(d, FINDING_WARN,
-			"%s: unexpected answer from the token endpoint (status %d); fix: check that "
-			"url is Authelia's own URL",
-			p->config.url, r->status);
+		finding(
+		    d, FINDING_WARN,
+		    "%s: unexpected answer from the token endpoint (status %d); fix: check that "
+		    "url is Authelia's own URL",
+		    p->config.url, r->status);
 	json_free(root);
 }
 
@@ -728,7 +747,8 @@ static void probe_http_callback(const struct http_response *r, void *arg)
 			       DOCTOR_PROBE_CODE, NULL};
 
 	if (r->error != NULL) {
-		finding(d, FINDING_FAIL, "%s: %s; fix: %s", p->config.url, r->error, fix_for(r->error));
+		finding(d, FINDING_FAIL, "%s: %s; fix: %s", p->config.url, r->error,
+			fix_for(r->error));
 		probe_done(p);
 		return;
 	}
@@ -754,22 +774,24 @@ static void probe_http_callback(const struct http_response *r, void *arg)
 		return;
 	case HTTP_DISCOVERY:
 		if (r->status != 200) {
-			finding(d, FINDING_FAIL,
-				"%s: the OIDC discovery document answered status %d; fix: configure "
-				"identity_providers.oidc in Authelia (v4.39 or later for the device "
-				"flow)",
-				p->config.url, r->status);
+			finding(
+			    d, FINDING_FAIL,
+			    "%s: the OIDC discovery document answered status %d; fix: configure "
+			    "identity_providers.oidc in Authelia (v4.39 or later for the device "
+			    "flow)",
+			    p->config.url, r->status);
 		} else if (oidc_read_discovery(r->body, r->body_len, &p->config, &disc, err) != 0) {
-			finding(d, FINDING_FAIL,
-				"%s: discovery document: %s; fix: url must be Authelia's canonical URL",
-				p->config.url, err);
+			finding(
+			    d, FINDING_FAIL,
+			    "%s: discovery document: %s; fix: url must be Authelia's canonical URL",
+			    p->config.url, err);
 		} else {
 			finding(d, FINDING_OK, "%s: OIDC discovery: issuer %s", p->config.url,
 				disc.issuer);
 		}
 		oidc_discovery_free(&disc);
-		if (oidc_send_client_form(p->http, &p->config, HTTP_TOKEN, OIDC_TOKEN_PATH, pairs) !=
-		    0)
+		if (oidc_send_client_form(p->http, &p->config, HTTP_TOKEN, OIDC_TOKEN_PATH,
+					  pairs) != 0)
 			probe_done(p);
 		return;
 	case HTTP_TOKEN:
@@ -799,8 +821,9 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 		return; /* reported with the line */
 	}
 	for (size_t i = 0; i < p.config.method_count; i++)
-		p.device |= p.config.methods[i] == METHOD_DEVICE_AUTHORIZATION ||
-			    (p.config.methods[i] == METHOD_USER && p.config.oauth2_client_id != NULL);
+		p.device |=
+		    p.config.methods[i] == METHOD_DEVICE_AUTHORIZATION ||
+		    (p.config.methods[i] == METHOD_USER && p.config.oauth2_client_id != NULL);
 	p.http = http_client_new(base, tls, &p.config, NULL, probe_http_callback, &p, herr);
 	gettimeofday(&p.started, NULL);
 	if (p.http == NULL) {
@@ -861,8 +884,8 @@ int doctor_main(int argc, char **argv)
 	}
 	if (base != NULL)
 		event_base_free(base);
-	printf("summary: %d OK, %d WARN, %d FAIL\n", d->counts[FINDING_OK],
-	       d->counts[FINDING_WARN], d->counts[FINDING_FAIL]);
+	printf("summary: %d OK, %d WARN, %d FAIL\n", d->counts[FINDING_OK], d->counts[FINDING_WARN],
+	       d->counts[FINDING_FAIL]);
 	rc = d->counts[FINDING_FAIL] ? 2 : d->counts[FINDING_WARN] ? 1 : 0;
 	free(d->pam_dir);
 	free(d);

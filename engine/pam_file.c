@@ -20,29 +20,74 @@
 
 /* The names of the return codes in `[value=action]`, in code order. */
 static const char *const pam_token_returns[_PAM_RETURN_VALUES + 1] = {
-    "success",		 "open_err",	     "symbol_err",	  "service_err",
-    "system_err",	 "buf_err",	     "perm_denied",	  "auth_err",
-    "cred_insufficient", "authinfo_unavail", "user_unknown",	  "maxtries",
-    "new_authtok_reqd",	 "acct_expired",     "session_err",	  "cred_unavail",
-    "cred_expired",	 "cred_err",	     "no_module_data",	  "conv_err",
-    "authtok_err",	 "authtok_recover_err", "authtok_lock_busy", "authtok_disable_aging",
-    "try_again",	 "ignore",	     "abort",		  "authtok_expired",
-    "module_unknown",	 "bad_item",	     "conv_again",	  "incomplete",
+    "success",
+    "open_err",
+    "symbol_err",
+    "service_err",
+    "system_err",
+    "buf_err",
+    "perm_denied",
+    "auth_err",
+    "cred_insufficient",
+    "authinfo_unavail",
+    "user_unknown",
+    "maxtries",
+    "new_authtok_reqd",
+    "acct_expired",
+    "session_err",
+    "cred_unavail",
+    "cred_expired",
+    "cred_err",
+    "no_module_data",
+    "conv_err",
+    "authtok_err",
+    "authtok_recover_err",
+    "authtok_lock_busy",
+    "authtok_disable_aging",
+    "try_again",
+    "ignore",
+    "abort",
+    "authtok_expired",
+    "module_unknown",
+    "bad_item",
+    "conv_again",
+    "incomplete",
     "default",
 };
 
 static const char *const pam_code_names[_PAM_RETURN_VALUES] = {
-    "PAM_SUCCESS",	     "PAM_OPEN_ERR",	      "PAM_SYMBOL_ERR",
-    "PAM_SERVICE_ERR",	     "PAM_SYSTEM_ERR",	      "PAM_BUF_ERR",
-    "PAM_PERM_DENIED",	     "PAM_AUTH_ERR",	      "PAM_CRED_INSUFFICIENT",
-    "PAM_AUTHINFO_UNAVAIL",  "PAM_USER_UNKNOWN",      "PAM_MAXTRIES",
-    "PAM_NEW_AUTHTOK_REQD",  "PAM_ACCT_EXPIRED",      "PAM_SESSION_ERR",
-    "PAM_CRED_UNAVAIL",	     "PAM_CRED_EXPIRED",      "PAM_CRED_ERR",
-    "PAM_NO_MODULE_DATA",    "PAM_CONV_ERR",	      "PAM_AUTHTOK_ERR",
-    "PAM_AUTHTOK_RECOVERY_ERR", "PAM_AUTHTOK_LOCK_BUSY", "PAM_AUTHTOK_DISABLE_AGING",
-    "PAM_TRY_AGAIN",	     "PAM_IGNORE",	      "PAM_ABORT",
-    "PAM_AUTHTOK_EXPIRED",   "PAM_MODULE_UNKNOWN",    "PAM_BAD_ITEM",
-    "PAM_CONV_AGAIN",	     "PAM_INCOMPLETE",
+    "PAM_SUCCESS",
+    "PAM_OPEN_ERR",
+    "PAM_SYMBOL_ERR",
+    "PAM_SERVICE_ERR",
+    "PAM_SYSTEM_ERR",
+    "PAM_BUF_ERR",
+    "PAM_PERM_DENIED",
+    "PAM_AUTH_ERR",
+    "PAM_CRED_INSUFFICIENT",
+    "PAM_AUTHINFO_UNAVAIL",
+    "PAM_USER_UNKNOWN",
+    "PAM_MAXTRIES",
+    "PAM_NEW_AUTHTOK_REQD",
+    "PAM_ACCT_EXPIRED",
+    "PAM_SESSION_ERR",
+    "PAM_CRED_UNAVAIL",
+    "PAM_CRED_EXPIRED",
+    "PAM_CRED_ERR",
+    "PAM_NO_MODULE_DATA",
+    "PAM_CONV_ERR",
+    "PAM_AUTHTOK_ERR",
+    "PAM_AUTHTOK_RECOVERY_ERR",
+    "PAM_AUTHTOK_LOCK_BUSY",
+    "PAM_AUTHTOK_DISABLE_AGING",
+    "PAM_TRY_AGAIN",
+    "PAM_IGNORE",
+    "PAM_ABORT",
+    "PAM_AUTHTOK_EXPIRED",
+    "PAM_MODULE_UNKNOWN",
+    "PAM_BAD_ITEM",
+    "PAM_CONV_AGAIN",
+    "PAM_INCOMPLETE",
 };
 
 static const char *const pam_type_names[PAM_FILE_TYPES] = {"auth", "account", "password",
@@ -188,11 +233,13 @@ static int parse_control(int actions[_PAM_RETURN_VALUES], const char *text, char
 			p++;
 		if (*p == '\0')
 			break;
-		while (*p != '\0' && *p != '=' && !isspace((unsigned char)*p) && n + 1 < sizeof(word))
+		while (*p != '\0' && *p != '=' && !isspace((unsigned char)*p) &&
+		       n + 1 < sizeof(word))
 			word[n++] = *p++;
 		word[n] = '\0';
 		if (*p != '=') {
-			snprintf(err, errlen, "control \"[%s]\": \"%s\" has no =action", text, word);
+			snprintf(err, errlen, "control \"[%s]\": \"%s\" has no =action", text,
+				 word);
 			return -1;
 		}
 		p++;
@@ -239,7 +286,8 @@ static int keyword_control(int actions[_PAM_RETURN_VALUES], const char *word)
 		actions[PAM_SUCCESS] = PAM_FILE_OK;
 		actions[PAM_NEW_AUTHTOK_REQD] = PAM_FILE_OK;
 		actions[PAM_IGNORE] = PAM_FILE_IGNORE;
-		set_default(actions, strcasecmp(word, "required") == 0 ? PAM_FILE_BAD : PAM_FILE_DIE);
+		set_default(actions,
+			    strcasecmp(word, "required") == 0 ? PAM_FILE_BAD : PAM_FILE_DIE);
 	} else if (strcasecmp(word, "optional") == 0) {
 		actions[PAM_SUCCESS] = PAM_FILE_OK;
 		actions[PAM_NEW_AUTHTOK_REQD] = PAM_FILE_OK;
@@ -278,8 +326,8 @@ static void include_path(const struct loader *ld, const char *name, char *out, s
 }
 
 static int add_entry(struct loader *ld, const char *file, int line, enum pam_file_type type,
-		     bool dash, int level, const char *control, const int actions[], const char *module,
-		     char *rest)
+		     bool dash, int level, const char *control, const int actions[],
+		     const char *module, char *rest)
 {
 	struct pam_entry *e;
 	char *arg;
@@ -362,7 +410,8 @@ static void parse_line(struct loader *ld, char *text, const char *file, int line
 			if (type != ld->type)
 				return;
 			include_path(ld, module, path, sizeof(path));
-			load_file(ld, path, strcasecmp(control, "substack") == 0 ? level + 1 : level,
+			load_file(ld, path,
+				  strcasecmp(control, "substack") == 0 ? level + 1 : level,
 				  depth + 1, file, line);
 			return;
 		}
@@ -473,7 +522,8 @@ int pam_stack_simulate(const struct pam_stack *stack,
 			break;
 		case PAM_FILE_OK:
 		case PAM_FILE_DONE:
-			if ((impression == UNDEF || (impression == POSITIVE && status == PAM_SUCCESS)) &&
+			if ((impression == UNDEF ||
+			     (impression == POSITIVE && status == PAM_SUCCESS)) &&
 			    retval != PAM_IGNORE) {
 				impression = POSITIVE;
 				status = retval;
@@ -501,7 +551,8 @@ int pam_stack_simulate(const struct pam_stack *stack,
 			       action > 0) {
 				do {
 					i++;
-				} while (i + 1 < stack->count && stack->entries[i + 1].level > level);
+				} while (i + 1 < stack->count &&
+					 stack->entries[i + 1].level > level);
 				action--;
 			}
 			if (action > 0) { /* "bad jump in stack" */

@@ -41,8 +41,8 @@ struct pam_entry {
 	char *file; /* where the line is */
 	int line;
 	enum pam_file_type type;
-	bool dash;  /* "-auth": skipped silently when the module is missing */
-	int level;  /* substack depth */
+	bool dash;     /* "-auth": skipped silently when the module is missing */
+	int level;     /* substack depth */
 	char *control; /* as written, for messages */
 	int actions[_PAM_RETURN_VALUES];
 	char *module; /* as written */
