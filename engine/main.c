@@ -30,11 +30,13 @@ static int usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
+	    "usage: pam_authelia --check [--pam-file FILE] [--sshd-config FILE]\n"
+	    "       pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
 	    "                    [--ca-cert FILE] [--timeout SECONDS] [--method-priority LIST]\n"
 	    "                    [--oauth2-client-id ID] [--oauth2-scope LIST] [--debug]\n"
 	    "       pam_authelia --version\n"
-	    "Validates the options of a pam_authelia.so line the way a login does.\n"
+	    "The first form checks this host (PAM files, sshd, Authelia): see pam_authelia(1).\n"
+	    "The second validates the options of one pam_authelia.so line the way a login does.\n"
 	    "Without arguments it speaks the module's framed protocol on fds 0 and 1.\n");
 	return 2;
 }
