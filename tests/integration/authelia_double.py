@@ -77,7 +77,8 @@ class Injection:
 
 
 class AutheliaDouble:
-    def __init__(self, certfile, keyfile, cookie_domain="localhost", cookie_name="authelia_session"):
+    def __init__(self, certfile, keyfile, cookie_domain="localhost", cookie_name="authelia_session",
+                 address=("127.0.0.1", 0)):
         self.cookie_domain = cookie_domain
         self.cookie_name = cookie_name
         self.lock = threading.Lock()
@@ -97,7 +98,7 @@ class AutheliaDouble:
             def handle_error(self, request, client_address):
                 pass
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(address, Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -123,6 +124,7 @@ class AutheliaDouble:
             self.case_insensitive = False
             self.totp_enabled = True
             self.duo_enabled = True
+            self.totp_disable_reuse_policy = False  # totp.disable_reuse_security_policy
 
     def add_user(self, name, password, totp=False, **kw):
         user = User(name, password, **kw)
@@ -139,6 +141,30 @@ class AutheliaDouble:
     def inject(self, path, **kw):
         with self.lock:
             self.injections[path] = Injection(**kw)
+
+    def approve_device(self, verification_url, username, password, totp):
+        """What Authelia's portal does for a person who opens the verification
+        URL in a browser, logs in there with both factors (the client's
+        authorization_policy is two_factor) and accepts the consent: the device
+        request of that user code is approved by that user.  False, and nothing
+        approved, when the URL names no pending request or a factor is wrong."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(verification_url).query)
+        user_code = (query.get("user_code") or [""])[0]
+        with self.lock:
+            user = self._lookup(username)
+            dev = next((v for v in self.oidc.devices.values()
+                        if v.user_code == user_code and v.status == "pending"), None)
+            if dev is None or user is None or not user.totp_secret:
+                return False
+            if not hmac.compare_digest(user.password, password):
+                return False
+            steps = [s for s in (-1, 0, 1)
+                     if hmac.compare_digest(totp_code(user.totp_secret, user.totp_digits, step=s),
+                                            totp)]
+            if not steps:
+                return False
+            dev.status, dev.user = "approved", user.name
+        return True
 
     def paths(self):
         with self.lock:
@@ -433,7 +459,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for step in (-1, 0, 1):
                 counter = int(now // 30) + step
                 if hmac.compare_digest(totp_code(user.totp_secret, user.totp_digits, step=step), token):
-                    if counter in user.used_steps:  # replay in this step
+                    if counter in user.used_steps and not d.totp_disable_reuse_policy:  # replay
                         return self.ko(403, KO_MFA)
                     user.used_steps.add(counter)
                     cookie = self._rotate(session, Session(session.username, 2, session.amr + ["otp"]))
