@@ -68,6 +68,7 @@ static void device_authorization_http(struct session *session, const struct http
 	}
 	if (oidc_read_device_grant(response->body, response->body_len, &session->config,
 				   &device->grant, err) != 0) {
+		/* oidc_check_verification_url's reasons all start "verification URL" */
 		machine_fail(session, RESULT_AUTH_ERR, "%s: %s",
 			     strncmp(err, "verification URL", 16) == 0
 				 ? "device authorization returned an invalid verification URL"
