@@ -185,6 +185,7 @@ class AutheliaDouble:
                 {"domain": self.cookie_domain, "name": self.cookie_name,
                  "authelia_url": f"https://{self.cookie_domain}:{self.port}"})]
             self.refresh_interval = 300.0   # seconds, "always" or "disable"
+            self._acl_sections = {"access_control": None, "definitions": None}
             self.access_control = acl.AccessControl()
             self.endpoints = self._endpoints_config(DEFAULT_ENDPOINTS)
 
@@ -204,8 +205,10 @@ class AutheliaDouble:
             raise ValueError(f"configure: unsupported keys {sorted(unknown)}")
         with self.lock:
             if "access_control" in config or "definitions" in config:
-                self.access_control = acl.AccessControl(config.get("access_control"),
-                                                        config.get("definitions"))
+                sections = dict(self._acl_sections)
+                sections.update({k: config[k] for k in sections if k in config})
+                self.access_control = acl.AccessControl(**sections)
+                self._acl_sections = sections
             if "session" in config:
                 session = dict(config["session"])
                 defaults = {k: session.pop(k) for k in ("name", "inactivity", "expiration")

@@ -901,6 +901,19 @@ def test_networks(authelia, client, users, xff, rule):
     assert decision(authelia)["rule"] == rule
 
 
+def test_configure_keeps_the_sections_it_is_not_given(authelia, client, users):
+    authelia.configure({"access_control": {"rules": [
+        {"domain": "h.example.com", "networks": "lab", "policy": "one_factor"}]},
+        "definitions": {"network": {"lab": ["192.0.2.0/24"]}}})
+    authelia.configure({"definitions": {"network": {"lab": ["198.51.100.0/24"]}}})
+    cookie = users("john")
+    client.auth_request("https://h.example.com/", cookie, xff="198.51.100.1")
+    assert decision(authelia)["rule"] == 1
+    authelia.configure({"session": BASE_SESSION})
+    client.auth_request("https://h.example.com/", cookie, xff="198.51.100.1")
+    assert decision(authelia)["rule"] == 1
+
+
 def test_networks_in_the_4_38_form_and_single_addresses(authelia, client, users):
     authelia.configure({"session": BASE_SESSION, "access_control": {
         "networks": [{"name": "office", "networks": ["192.0.2.0/24", "198.51.100.9"]}],
