@@ -509,13 +509,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 "time": time.monotonic(),
             }
             d.requests.append(self._record)
+            endpoint = self._authz_route(path)
+            if endpoint is not None:  # every authz request is in authz_requests()
+                self._record["authz"] = {"endpoint": endpoint[0],
+                                         "implementation": endpoint[1]["implementation"]}
             inj = d.injections.get(path)
             if inj is not None and inj.times is not None:
                 inj.times -= 1
                 if inj.times <= 0:
                     del d.injections[path]
-        if inj is not None and self._inject(inj):
-            return
+        if inj is not None:
+            if endpoint is not None:
+                self._record["authz"].update(injected=True, status=inj.status)
+            if self._inject(inj):
+                return
         routes = {
             "/api/health": ("GET", "HEAD"),
             "/api/firstfactor": ("POST",),
@@ -531,7 +538,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
         methods = routes.get(path)
         if methods is None:
-            endpoint = self._authz_route(path)
             if endpoint is not None:
                 return self._authz(path, query, *endpoint)
             return self.text(404, "404 Not Found")
@@ -758,11 +764,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _authz(self, path, query, name, ep, base):
         d = self.double
         impl = ep["implementation"]
+        decision = self._record["authz"]
         if impl in ("ForwardAuth", "AuthRequest") and self.command not in ("GET", "HEAD"):
+            decision["status"] = 405
             return self.text(405, "405 Method Not Allowed")
-        decision = {"endpoint": name, "implementation": impl}
-        with d.lock:
-            self._record["authz"] = decision
         bad = 401 if impl == "Legacy" else 400  # StatusCodeBadRequest of the builder
 
         def fail(reason):

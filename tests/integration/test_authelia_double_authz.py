@@ -174,6 +174,10 @@ def test_auth_request_target_and_method_headers(authelia, client, open_site, hea
 def test_auth_request_passes_with_both_headers(authelia, client, open_site):
     r = client.auth_request("https://web01.example.com/pam/sshd", open_site)
     assert_plain(r, 200, "200 OK")
+    # the request's own Host plays no part
+    r = client.auth_request("https://web01.example.com/pam/sshd", open_site,
+                            headers={"Host": f"localhost:{authelia.port}"})
+    assert_plain(r, 200, "200 OK")
 
 
 @pytest.mark.parametrize("drop,reason", [
@@ -329,6 +333,23 @@ def test_configured_endpoints_replace_the_defaults(authelia, client, open_site):
                  "/api/verify"):
         r = client.auth_request("https://web01.example.com/", open_site, path=path)
         assert_plain(r, 404, "404 Not Found")
+
+
+def test_default_cookie_entry_is_localhost(authelia, client):
+    """Without session: in configure(), the one cookie entry is the double's own
+    localhost (what the module's tests use: authz-url=https://%h.ssh.localhost/...)."""
+    authelia.configure({"access_control": {"rules": [
+        {"domain": "*.ssh.localhost", "policy": "one_factor"}]}})
+    authelia.add_user("john", "pw-john")
+    cookie = client.login("john", "pw-john", host=f"localhost:{authelia.port}")
+    assert "domain=localhost;" in client.last.headers["set-cookie"]
+    r = client.auth_request("https://web01.ssh.localhost/pam/sshd", cookie,
+                            headers={"Host": f"localhost:{authelia.port}"})
+    assert_plain(r, 200, "200 OK")
+    r = client.auth_request("https://web01.ssh.example.com/pam/sshd", cookie)
+    assert_plain(r, 400, "400 Bad Request")  # outside every cookie domain
+    r = client.auth_request("https://web01.ssh.localhost/pam/sudo")
+    assert r.headers["location"].startswith(f"https://localhost:{authelia.port}/?rd="), r
 
 
 # --- s.3: the decision table and the answers -------------------------------------
@@ -1041,9 +1062,14 @@ def test_every_authz_request_is_recorded_with_its_headers(authelia, client, user
                         headers={"Session-Username": "john", "User-Agent": "pam_authelia/test"})
     client.forward_auth("h.example.com", "/x", cookie)
     client.request("GET", "/api/authz/auth-request")  # a 400 is recorded too
+    authelia.inject("/api/authz/auth-request", status=502, body=b"Bad Gateway",
+                    content_type="text/plain", times=1)
+    assert client.auth_request("https://h.example.com/pam/sshd", cookie).status == 502
     recs = authelia.authz_requests()
     assert [r["authz"]["endpoint"] for r in recs] == \
-        ["auth-request", "forward-auth", "auth-request"]
+        ["auth-request", "forward-auth", "auth-request", "auth-request"]
+    assert recs[3]["authz"] == {"endpoint": "auth-request", "implementation": "AuthRequest",
+                                "injected": True, "status": 502}
     h = recs[0]["headers"]
     assert h["x-original-url"] == "https://h.example.com/pam/sshd"
     assert h["x-original-method"] == "GET" and h["x-forwarded-for"] == "192.0.2.1"
