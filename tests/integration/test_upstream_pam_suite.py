@@ -98,6 +98,14 @@ class Environment:
 
     def configure_authelia(self):
         a = self.authelia
+        a.configure({  # configuration.yml's session and access_control
+            "session": {"cookies": [{"domain": "example.com", "authelia_url": AUTHELIA_URL,
+                                     "expiration": "1h", "inactivity": "5m",
+                                     "remember_me": "1y"}]},
+            "access_control": {"default_policy": "one_factor",
+                               "rules": [{"domain": "secure.example.com",
+                                          "policy": "two_factor"}]},
+        })
         a.max_retries = 0                   # regulation.max_retries: 0
         a.totp_disable_reuse_policy = True  # totp.disable_reuse_security_policy: true
         a.oidc.clients = {"device-code": OIDCClient("device-code", "foobar", "client_secret_post",
