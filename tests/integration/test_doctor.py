@@ -404,7 +404,7 @@ def test_a_health_check_that_is_not_authelias(pam_dir, authelia, certs):
                                                     (600, "FAIL", "ahead of")])
 def test_clock_skew(pam_dir, authelia, certs, offset, level, direction):
     """The Date header has whole seconds: allow one either way."""
-    authelia.clock_offset = offset
+    authelia.date_offset = offset
     f = service(pam_dir, line(authelia, certs))
     rc, lines = doctor("--pam-file", f)
     shown = [f"{abs(offset) + d} s {direction} ours" for d in (-1, 0, 1)]

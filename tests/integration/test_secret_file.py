@@ -75,8 +75,8 @@ def test_basic_auth_with_a_secret_file(login, authelia, certs, secret_dir):
 def refused(login, authelia, certs, syslog, path, message):
     l = login(device_args(authelia, certs, f"oauth2-client-secret-file={path}"))
     assert l.result()[0] == "PAM_SERVICE_ERR"
+    assert syslog.wait_for(message), syslog.texts()
     texts = syslog.texts()
-    assert any(message in t for t in texts), texts
     assert authelia.requests == [], "a refused secret file must stop the login before any request"
     assert not any(SECRET in t for t in texts)
 
@@ -154,8 +154,8 @@ def test_both_forms_together_are_refused(login, authelia, certs, syslog, secret_
     l = login(device_args(authelia, certs,
                           f"oauth2-client-secret-file={f} oauth2-client-secret={SECRET}"))
     assert l.result()[0] == "PAM_SERVICE_ERR"
-    assert ("oauth2-client-secret and oauth2-client-secret-file are mutually exclusive: keep "
-            "oauth2-client-secret-file") in syslog.texts()
+    assert syslog.wait_for("oauth2-client-secret and oauth2-client-secret-file are mutually "
+                           "exclusive: keep oauth2-client-secret-file"), syslog.texts()
 
 
 def test_inline_secret_still_works_and_warns_once(login, authelia, certs, syslog):
