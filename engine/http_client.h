@@ -33,6 +33,7 @@
 
 /* What a request is for, so the state receiving the response knows. */
 enum http_purpose {
+	HTTP_HEALTH, /* GET /api/health: pam_authelia --check's reachability probe */
 	HTTP_FIRST_FACTOR,
 	HTTP_USER_INFO,
 	HTTP_TOTP,
@@ -51,6 +52,7 @@ struct http_response {
 	const char *error; /* why no response arrived (connection, TLS, timeout) */
 	const char *body;
 	size_t body_len;
+	const char *date; /* the Date header, or NULL (pam_authelia --check compares clocks) */
 	/* This response set the session cookie to a new, non-empty value (Authelia
 	 * regenerates the session after every factor it accepts). */
 	bool cookie_rotated;

@@ -22,7 +22,7 @@ from authelia_double import AutheliaDouble  # noqa: E402
 def main():
     certs = Path(sys.argv[1])
     double = AutheliaDouble(certs / "server.pem", certs / "server.key")
-    double.totp_reuse_allowed = True
+    double.totp_disable_reuse_policy = True
     user = double.add_user("john", "pw-john", method="totp")
     user.totp_secret = bytes.fromhex(sys.argv[2])
     print(double.port, flush=True)
