@@ -199,9 +199,8 @@ static struct http_conn *http_conn_new(struct http_client *client, SSL_CTX *tls,
 	if (evbuffer_add_cb(bufferevent_get_input(conn->bev), http_conn_input_callback, conn) ==
 	    NULL)
 		goto fail;
-	conn->evcon = evhttp_connection_base_bufferevent_new(client->base, client->dns, conn->bev,
-							     client->host,
-							     (unsigned short)client->port);
+	conn->evcon = evhttp_connection_base_bufferevent_new(
+	    client->base, client->dns, conn->bev, client->host, (unsigned short)client->port);
 	if (conn->evcon == NULL)
 		goto fail;
 	evhttp_connection_set_max_body_size(conn->evcon, HTTP_MAX_BODY);
@@ -548,7 +547,8 @@ int http_client_send(struct http_client *client, const struct http_request_spec 
 		    strdup(spec->content_type ? spec->content_type : "application/json");
 	}
 	if (spec->authorization != NULL)
-		pending->authorization = secret_dup(spec->authorization, strlen(spec->authorization));
+		pending->authorization =
+		    secret_dup(spec->authorization, strlen(spec->authorization));
 	if (spec->timeout_ms > 0) {
 		struct timeval tv = {.tv_sec = spec->timeout_ms / 1000,
 				     .tv_usec = (spec->timeout_ms % 1000) * 1000};

@@ -26,13 +26,13 @@ static void *jwt_forward_symbol(const char *name)
 	return symbol;
 }
 
-#define JWT_FORWARD(type, name, params, args, unavailable)                   \
-	type name params                                                      \
-	{                                                                     \
-		static type(*real) params;                                    \
-		if (real == NULL)                                             \
-			*(void **)&real = jwt_forward_symbol(#name);          \
-		return real != NULL ? real args : (unavailable);              \
+#define JWT_FORWARD(type, name, params, args, unavailable)           \
+	type name params                                             \
+	{                                                            \
+		static type(*real) params;                           \
+		if (real == NULL)                                    \
+			*(void **)&real = jwt_forward_symbol(#name); \
+		return real != NULL ? real args : (unavailable);     \
 	}
 
 JWT_FORWARD(int, jwt_decode, (jwt_t * *jwt, const char *token, const unsigned char *key, int len),

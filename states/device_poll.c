@@ -64,8 +64,8 @@ static long ms_until(struct session *session, const struct timeval *when)
 static bool device_interval_passed(struct session *session)
 {
 	struct device_flow *device = &session->device;
-	struct timeval next, step = {.tv_sec = device->interval,
-				     .tv_usec = DEVICE_POLL_MARGIN_MS * 1000};
+	struct timeval next,
+	    step = {.tv_sec = device->interval, .tv_usec = DEVICE_POLL_MARGIN_MS * 1000};
 
 	evutil_timeradd(&device->last_poll, &step, &next);
 	return ms_until(session, &next) == 0;
@@ -100,8 +100,8 @@ static void device_poll_now(struct session *session)
 static void device_schedule_poll(struct session *session)
 {
 	struct device_flow *device = &session->device;
-	struct timeval next, step = {.tv_sec = device->interval,
-				     .tv_usec = DEVICE_POLL_MARGIN_MS * 1000};
+	struct timeval next,
+	    step = {.tv_sec = device->interval, .tv_usec = DEVICE_POLL_MARGIN_MS * 1000};
 	long ms;
 
 	evutil_timeradd(&device->last_poll, &step, &next);

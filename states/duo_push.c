@@ -77,9 +77,10 @@ static void duo_push_http(struct session *session, const struct http_response *r
 		return;
 	}
 	if (!response->cookie_rotated) {
-		machine_fail(session, RESULT_AUTH_ERR,
-			     "Duo push answered OK without a new session cookie: Authelia "
-			     "regenerates the session after every second factor it accepts; refused");
+		machine_fail(
+		    session, RESULT_AUTH_ERR,
+		    "Duo push answered OK without a new session cookie: Authelia "
+		    "regenerates the session after every second factor it accepts; refused");
 		return;
 	}
 	machine_goto(session, STATE_SUCCESS);

@@ -95,7 +95,8 @@ static void user_info_http(struct session *session, const struct http_response *
 	} else if (response->purpose == HTTP_USER_INFO) {
 		user_info_read_answer(session, response);
 	} else {
-		machine_fail(session, RESULT_SERVICE_ERR, "unexpected HTTP response in state user_info");
+		machine_fail(session, RESULT_SERVICE_ERR,
+			     "unexpected HTTP response in state user_info");
 	}
 	if (session->have_user_info && session->have_session_state)
 		machine_goto(session, STATE_SELECT_METHOD);

@@ -49,7 +49,8 @@ static void print_time(const char *what)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	printf("T %s %ld\n", what,
-	       (long)((now.tv_sec - started.tv_sec) * 1000000 + (now.tv_nsec - started.tv_nsec) / 1000));
+	       (long)((now.tv_sec - started.tv_sec) * 1000000 +
+		      (now.tv_nsec - started.tv_nsec) / 1000));
 }
 
 static const char *style_name(int style)

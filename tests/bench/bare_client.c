@@ -36,8 +36,8 @@ static int measure(int runs, char **args)
 		if (pid < 0 || wait4(pid, &status, 0, &ru) != pid || status != 0)
 			return 1;
 		printf("%ld %ld\n",
-		       (long)((ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
-			      ru.ru_stime.tv_usec),
+		       (long)((ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+			      ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
 		       ru.ru_maxrss);
 	}
 	return 0;
@@ -82,8 +82,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	n = snprintf(request, sizeof(request),
-		     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n", argv[4], argv[1],
-		     argv[2]);
+		     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n", argv[4],
+		     argv[1], argv[2]);
 	if (SSL_write(ssl, request, n) != n)
 		return 1;
 	while (have < sizeof(answer) - 1 &&

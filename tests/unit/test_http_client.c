@@ -549,8 +549,7 @@ static void test_retried_once_when_a_kept_connection_was_closed(void **state)
 	rig_open(&rig, "da");
 	rig.tls = start(rig.client, ca_path, 1);
 	wait_connected(&rig, 1); /* up before the request: a kept connection */
-	assert_int_equal(http_client_request(rig.client, HTTP_TOTP, "/t", "{\"a\":1}", 7, 5000),
-			 0);
+	assert_int_equal(http_client_request(rig.client, HTTP_TOTP, "/t", "{\"a\":1}", 7, 5000), 0);
 	run_until_answered(rig.base, &rig.seen, 1);
 	assert_int_equal(rig.seen.count, 1);
 	assert_int_equal(rig.seen.status, 200);

@@ -588,8 +588,9 @@ static void feed(struct rig *rig, enum http_purpose purpose, int status, const c
 
 #define STATE_JOHN "{\"status\":\"OK\",\"data\":{\"username\":\"john\",\"authentication_level\":1}}"
 #define STATE_JANE "{\"status\":\"OK\",\"data\":{\"username\":\"jane\",\"authentication_level\":1}}"
-#define INFO_TOTP                                                                     \
-	"{\"status\":\"OK\",\"data\":{\"method\":\"totp\",\"has_totp\":true,\"has_webauthn\":false," \
+#define INFO_TOTP                                                                              \
+	"{\"status\":\"OK\",\"data\":{\"method\":\"totp\",\"has_totp\":true,\"has_webauthn\":" \
+	"false,"                                                                               \
 	"\"has_duo\":false}}"
 
 /* A password login at the point where user_info waits for its two answers
