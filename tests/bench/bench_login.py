@@ -27,6 +27,8 @@ round trip).  Answers are instant unless a think time is given.
   load         32 and 128 TOTP logins started at once (0 ms): all correct?,
                logins per second, p99 of their waits, CPU per login of the
                helper and of the server (the double's process)
+  exits        the client's socket closed, or SIGTERM, at the password prompt, to
+               the helper gone
 
 usage: bench_login.py [RUNS]      (as root: runs in a private mount namespace,
                                    with its own /dev/log)
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import testca  # noqa: E402
 from authelia_double import totp_code  # noqa: E402
+from conftest import Login as ShimLogin, wait_gone  # noqa: E402
 
 BUILD = ROOT / "build"
 HELPER = BUILD / "pam_authelia"
@@ -82,7 +85,7 @@ class Bench:
         self.port = int(self.double.stdout.readline())
         self.proxy = subprocess.Popen(
             [sys.executable, str(BENCH / "delay_proxy.py"), str(self.port), str(RTT_MS / 2)],
-            stdout=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.proxy_port = int(self.proxy.stdout.readline())
         self.confdirs = {}
         self.stats()
@@ -246,6 +249,37 @@ def bare_floor(bench):
             statistics.median(int(rss) / 1024 for _, rss in runs))
 
 
+def exits(tmp):
+    """Client socket closed -> helper gone; SIGTERM -> helper gone (ms)."""
+    import signal
+    import socket
+    base = f"binary={HELPER} url=https://127.0.0.1:1"  # nothing to wait for but the user
+    disconnect, sigterm = [], []
+    for _ in range(RUNS):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        l = ShimLogin(tmp, base, rhost="127.0.0.1", connect=listener.getsockname()[1])
+        conn, _ = listener.accept()
+        helper = l.wait_helper()
+        l.conv()
+        time.sleep(0.1)  # waiting for the user (OpenSSL's set-up after the prompt is done)
+        conn.close()
+        gone = wait_gone(helper, 2.0)
+        disconnect.append((gone if gone is not None else 2.0) * 1000)
+        l.kill()
+        listener.close()
+        l = ShimLogin(tmp, base)
+        helper = l.wait_helper()
+        l.conv()
+        time.sleep(0.1)
+        os.kill(helper, signal.SIGTERM)
+        gone = wait_gone(helper, 2.0)
+        sigterm.append((gone if gone is not None else 2.0) * 1000)
+        l.kill()
+    return statistics.median(disconnect), statistics.median(sigterm)
+
+
 def spawn_time():
     """fork + exec + exit of /bin/true, the machine's own cost of a process."""
     times = []
@@ -299,10 +333,11 @@ def main():
             load = [concurrent(bench, 32), concurrent(bench, 128)]
         finally:
             bench.close()
-    report(results, think, floor_cpu, floor_rss, load, spawn_time())
+        gone = exits(tmp)
+    report(results, think, floor_cpu, floor_rss, load, spawn_time(), gone)
 
 
-def report(results, think, floor_cpu, floor_rss, load, spawn_ms):
+def report(results, think, floor_cpu, floor_rss, load, spawn_ms, gone):
     print(f"pam_authelia login benchmark -- commit {commit()}, "
           f"{datetime.date.today()}, {os.cpu_count()} cores, {RUNS} logins a cell, "
           f"answers instant unless said")
@@ -351,6 +386,8 @@ def report(results, think, floor_cpu, floor_rss, load, spawn_ms):
         print(f"load: {c['n']:>3} TOTP logins at once (0 ms): {c['ok']}/{c['n']} succeeded, "
               f"{c['rate']:.0f} logins/s, wait median {c['median']:.0f} ms p99 {c['p99']:.0f} ms, "
               f"CPU per login: helper {c['helper_cpu']:.2f} ms, server {c['server_cpu']:.2f} ms")
+    print(f"exits: client socket closed -> helper gone {gone[0]:.1f} ms, "
+          f"SIGTERM -> helper gone {gone[1]:.1f} ms (medians)")
 
 
 if __name__ == "__main__":
