@@ -331,8 +331,9 @@ static bool http_connection_errno(int e)
 	       e == ENETUNREACH || e == ETIMEDOUT || e == EPIPE || e == EADDRNOTAVAIL;
 }
 
-static void http_describe_failure(struct http_client *client, struct http_pending *pending,
-				  char out[HTTP_ERROR_SIZE])
+static enum http_failure http_describe_failure(struct http_client *client,
+					       struct http_pending *pending,
+					       char out[HTTP_ERROR_SIZE])
 {
 	long verify = client->ssl ? SSL_get_verify_result(client->ssl) : X509_V_OK;
 	unsigned long tls_error = 0, e;
@@ -360,13 +361,16 @@ static void http_describe_failure(struct http_client *client, struct http_pendin
 			 client->port);
 	} else if (pending->error == EVREQ_HTTP_DATA_TOO_LONG) {
 		snprintf(out, HTTP_ERROR_SIZE, "response larger than %d KiB", HTTP_MAX_BODY / 1024);
+		return HTTP_UNUSABLE;
 	} else if (pending->error == EVREQ_HTTP_INVALID_HEADER) {
 		snprintf(out, HTTP_ERROR_SIZE, "invalid HTTP response from %s:%d", client->host,
 			 client->port);
+		return HTTP_UNUSABLE;
 	} else {
 		snprintf(out, HTTP_ERROR_SIZE, "connection to %s:%d closed before a response",
 			 client->host, client->port);
 	}
+	return HTTP_UNREACHABLE;
 }
 
 static void http_error_callback(enum evhttp_request_error error, void *arg)
@@ -402,7 +406,7 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 
 	pending->req = NULL; /* libevent frees it after this callback */
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-		http_describe_failure(client, pending, error);
+		response.failure = http_describe_failure(client, pending, error);
 		response.error = error;
 		http_deliver(pending, &response);
 		return;
@@ -419,6 +423,7 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 	if (body == NULL) {
 		snprintf(error, sizeof(error), "out of memory");
 		response.error = error;
+		response.failure = HTTP_LOCAL;
 		response.status = 0;
 	} else {
 		evbuffer_remove(input, body, response.body_len);

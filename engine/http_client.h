@@ -37,10 +37,18 @@ enum http_purpose {
 	HTTP_USERINFO,
 };
 
+/* Why a request got no usable response (see README, "PAM return codes"). */
+enum http_failure {
+	HTTP_UNREACHABLE, /* connect, name resolution, TLS, connection lost, own deadline */
+	HTTP_UNUSABLE,	  /* the server answered, but not HTTP we can read (size, headers) */
+	HTTP_LOCAL,	  /* our side failed (out of memory) */
+};
+
 struct http_response {
 	enum http_purpose purpose;
-	int status;	   /* the HTTP status; 0 when error is set */
-	const char *error; /* why no response arrived (connection, TLS, timeout) */
+	int status;		   /* the HTTP status; 0 when error is set */
+	const char *error;	   /* why no response arrived (connection, TLS, timeout) */
+	enum http_failure failure; /* what error means, when it is set */
 	const char *body;
 	size_t body_len;
 };

@@ -280,9 +280,11 @@ int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_se
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
 	} else if (rc == -2) {
+		/* Never PAM_AUTHINFO_UNAVAIL: a helper that was stopped (or a user who
+		 * timed it) must not choose the "Authelia is down" fallback. */
 		pam_syslog(pamh, LOG_ERR, "helper still running past timeout; killed it");
 		helper_kill(helper);
-		rc = PAM_AUTHINFO_UNAVAIL;
+		rc = PAM_AUTH_ERR;
 	} else if (rc == -1) {
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;

@@ -34,7 +34,7 @@ static void confirm_session_enter(struct session *session)
 static void confirm_session_http(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
-	char err[JSON_ERROR_SIZE], shown[72];
+	char err[JSON_ERROR_SIZE], shown[LOG_SHOWN_SIZE];
 	const char *username = NULL;
 	long long level = 0;
 	bool same_user;
@@ -46,28 +46,29 @@ static void confirm_session_http(struct session *session, const struct http_resp
 	if (json_get_string(reply.data, "username", "data.username", &username, err) != 0 ||
 	    json_get_integer(reply.data, "authentication_level", "data.authentication_level",
 			     &level, err) != 0) {
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
-			     "session state: malformed response: %s", err);
+		machine_fail(session, RESULT_AUTH_ERR, "session state: malformed response: %s",
+			     err);
 		authelia_reply_free(&reply);
 		return;
 	}
 	/* Compared whole, before the reply (which owns username) is freed. */
 	same_user = strcmp(username, session->user) == 0;
-	snprintf(shown, sizeof(shown), "%.64s", username);
+	log_shown(username, shown);
 	authelia_reply_free(&reply);
 	if (!same_user) {
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "authelia identity \"%s\" does not match pam username \"%s\"", shown,
-			     session->user);
+			     session->user_log);
 		return;
 	}
 	if (level < session->required_level) {
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "Authelia reports authentication_level=%lld for \"%s\", this login "
 			     "needs %d",
-			     level, session->user, session->required_level);
+			     level, session->user_log, session->required_level);
 		return;
 	}
-	log_debug("session confirmed: user \"%s\" authentication_level=%lld", session->user, level);
+	log_debug("session confirmed: user \"%s\" authentication_level=%lld", session->user_log,
+		  level);
 	machine_goto(session, STATE_SUCCESS);
 }

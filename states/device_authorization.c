@@ -6,6 +6,7 @@
  * must not put an attacker's URL into a QR code.
  */
 #include "machine.h"
+#include "../engine/authelia_api.h"
 #include "../engine/session.h"
 
 #include <stdio.h>
@@ -37,7 +38,7 @@ static void device_authorization_http(struct session *session, const struct http
 	char err[OIDC_ERROR_SIZE];
 
 	if (response->error != NULL) {
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
+		machine_fail(session, authelia_failure_result(response),
 			     "device authorization request failed: %s", response->error);
 		return;
 	}
@@ -52,11 +53,9 @@ static void device_authorization_http(struct session *session, const struct http
 		return;
 	}
 	if (response->status != 200) {
-		machine_fail(session,
-			     response->status >= 500 || response->status < 400
-				 ? RESULT_AUTHINFO_UNAVAIL
-				 : RESULT_AUTH_ERR,
-			     "device authorization response status=%d", response->status);
+		machine_fail(session, authelia_status_result(response->status),
+			     "device authorization response status=%d%s", response->status,
+			     response->status / 100 == 3 ? "; is url Authelia's own URL?" : "");
 		return;
 	}
 	if (oidc_read_device_grant(response->body, response->body_len, &session->config,

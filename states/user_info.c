@@ -66,8 +66,7 @@ static void user_info_http(struct session *session, const struct http_response *
 		return;
 	if (user_info_read(reply.data, info, err) != 0) {
 		authelia_reply_free(&reply);
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL, "user info: malformed response: %s",
-			     err);
+		machine_fail(session, RESULT_AUTH_ERR, "user info: malformed response: %s", err);
 		return;
 	}
 	authelia_reply_free(&reply);

@@ -20,6 +20,7 @@ struct seen {
 	int count;
 	int status;
 	char error[HTTP_ERROR_SIZE];
+	enum http_failure failure;
 	struct event_base *base;
 };
 
@@ -29,6 +30,7 @@ static void on_response(const struct http_response *response, void *arg)
 
 	seen->count++;
 	seen->status = response->status;
+	seen->failure = response->failure;
 	snprintf(seen->error, sizeof(seen->error), "%s", response->error ? response->error : "");
 	event_base_loopbreak(seen->base);
 }
@@ -88,6 +90,8 @@ static void test_request_deadline(void **state)
 	assert_int_equal(seen.status, 0);
 	snprintf(want, sizeof(want), "no response from 127.0.0.1:%d within 200 ms", port);
 	assert_string_equal(seen.error, want);
+	/* The request's own deadline: Authelia unreachable (PAM_AUTHINFO_UNAVAIL). */
+	assert_int_equal(seen.failure, HTTP_UNREACHABLE);
 	assert_true(elapsed_ms(&t0) >= 190 && elapsed_ms(&t0) < 1000);
 	assert_false(http_client_busy(client));
 	http_client_free(client);
@@ -149,6 +153,7 @@ static void test_refused_connection(void **state)
 	assert_int_equal(seen.count, 1);
 	snprintf(want, sizeof(want), "connection to 127.0.0.1:%d refused or unreachable", port);
 	assert_string_equal(seen.error, want);
+	assert_int_equal(seen.failure, HTTP_UNREACHABLE);
 	http_client_free(client);
 	SSL_CTX_free(tls);
 	config_free(&config);
