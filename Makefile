@@ -96,11 +96,19 @@ sanitizer-tests: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san CFLAGS="$(SAN_FLAGS)" \
 		HARDENING="" LDFLAGS="-fsanitize=address,undefined" unit-tests
 
+# The stand-in helper's executable front (the shim cannot execute a script).
+$(BUILD)/tests/stand_in_wrapper: tests/stand_in_wrapper.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
 $(BUILD)/tests/pam_set_authtok.so: tests/pam_set_authtok.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes $(CFLAGS) -fPIC -shared -o $@ $< $(SHIM_LIBS)
 
-integration-tests: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
+TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
+	$(BUILD)/tests/stand_in_wrapper
+
+integration-tests: all $(TEST_PROGRAMS)
 	@tests/run_integration.sh
 
 check-exports: all
@@ -129,11 +137,10 @@ demo-stop:
 demo-totp:
 	@/usr/bin/python3 tools/demo.py totp john
 
-bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
+bench: all $(TEST_PROGRAMS)
 	@/usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
 
-check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_app \
-	$(BUILD)/tests/pam_set_authtok.so
+check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(TEST_PROGRAMS)
 	@tests/run_all.sh
 
 install: all

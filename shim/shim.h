@@ -43,8 +43,12 @@ struct helper {
 	int pidfd; /* -1 where the kernel has no pidfd_open */
 	int sock;  /* the shim's end of the channel, non-blocking */
 };
-int helper_check_binary(const char *path, char *err, size_t errlen);
-int helper_start(struct helper *helper, const char *binary, int client_fd, char *err,
+/* Resolves path, checks the file and every directory above it, and returns an
+ * O_PATH descriptor of the file to execute (close it after helper_start), or
+ * -1 with err set. */
+int helper_open_binary(const char *path, char *err, size_t errlen);
+/* Starts the binary binary_fd names, with argv0 as its argv[0]. */
+int helper_start(struct helper *helper, int binary_fd, const char *argv0, int client_fd, char *err,
 		 size_t errlen);
 /* Waits until the helper has exited or deadline_ms passes; 0 once reaped. */
 int helper_wait(struct helper *helper, long long deadline_ms, int *status);

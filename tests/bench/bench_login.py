@@ -10,7 +10,8 @@
   disconnect  client socket closed -> helper process gone
   sigterm     SIGTERM to the helper -> helper process gone
 
-usage: bench_login.py [RUNS]     (run as root or as the owner of build/)
+usage: bench_login.py [RUNS]     (as root: the module runs helpers only from
+                                  a directory of root's own, see safe_dir.py)
 """
 import os
 import signal
