@@ -57,7 +57,44 @@ static void test_defaults(void **state)
 	assert_string_equal(config.oauth2_scope, "openid authelia.pam");
 	assert_int_equal(config.client_auth, CLIENT_AUTH_NONE);
 	assert_true(config.qr);
+	assert_false(config.device_after_password);
+	assert_int_equal(config.device_max_age, 3600);
 	assert_false(config.debug);
+}
+
+static void test_device_flow_options(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    CONFIGURE("url=https://a", "device-flow=after-password", "device-max-age=600"), 0);
+	assert_true(config.device_after_password);
+	assert_int_equal(config.device_max_age, 600);
+	assert_int_equal(CONFIGURE("url=https://a", "device-flow=first", "device-max-age=86400"),
+			 0);
+	assert_false(config.device_after_password);
+	expect_error(CONFIGURE("url=https://a", "device-flow=second"),
+		     "invalid device-flow \"second\": must be first or after-password");
+	expect_error(CONFIGURE("url=https://a", "device-max-age=0"),
+		     "invalid device-max-age \"0\": must be a whole number of seconds from 1 to "
+		     "86400");
+	expect_error(CONFIGURE("url=https://a", "device-max-age=86401"),
+		     "invalid device-max-age \"86401\": must be a whole number of seconds from 1 "
+		     "to 86400");
+	expect_error(CONFIGURE("url=https://a", "device-max-age=1h"),
+		     "invalid device-max-age \"1h\": must be a whole number of seconds from 1 to "
+		     "86400");
+}
+
+static void test_ca_cert_must_be_absolute(void **state)
+{
+	(void)state;
+	/* The helper runs in "/": a relative path would name another file than
+	 * the one the administrator meant (and, before, the caller's choice). */
+	expect_error(CONFIGURE("url=https://a", "ca-cert=ca.pem"),
+		     "ca-cert must be an absolute path, got \"ca.pem\"");
+	expect_error(CONFIGURE("url=https://a", "ca-cert=./etc/ca.pem"),
+		     "ca-cert must be an absolute path, got \"./etc/ca.pem\"");
+	assert_int_equal(CONFIGURE("url=https://a", "ca-cert=/etc/ssl/ca.pem"), 0);
 }
 
 static void test_client_auth_and_qr(void **state)
@@ -236,6 +273,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_defaults, teardown),
+	    cmocka_unit_test_teardown(test_device_flow_options, teardown),
+	    cmocka_unit_test_teardown(test_ca_cert_must_be_absolute, teardown),
 	    cmocka_unit_test_teardown(test_every_option, teardown),
 	    cmocka_unit_test_teardown(test_client_auth_and_qr, teardown),
 	    cmocka_unit_test_teardown(test_auth_levels, teardown),
