@@ -19,11 +19,56 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef PAM_AUTHELIA_VERSION
 #define PAM_AUTHELIA_VERSION "0"
 #endif
+
+/*
+ * Before anything secret is in memory: no core file and no ptrace by
+ * non-root (a crash must not write the password, TOTP code, client secret or
+ * cookie to disk), files private to us, and the resource limits this process
+ * relies on reset, whatever the caller left: under su or sudo the invoking
+ * user chooses the limits a setuid caller passes on, and a helper starved of
+ * descriptors or memory would fail its connection to Authelia, which would
+ * read as "Authelia unavailable".  Raising a hard limit works as root only;
+ * otherwise the soft limit goes up to the hard one.
+ */
+static void process_harden(void)
+{
+	static const struct {
+		int resource;
+		rlim_t want; /* at least this much */
+	} wanted[] = {
+	    {RLIMIT_NOFILE, 1024},
+	    {RLIMIT_AS, RLIM_INFINITY},
+	    {RLIMIT_DATA, RLIM_INFINITY},
+	    {RLIMIT_CPU, RLIM_INFINITY},
+	};
+	const struct rlimit no_core = {0, 0};
+
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &no_core);
+	umask(077);
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+		struct rlimit rl, raised;
+
+		if (getrlimit(wanted[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+		    (wanted[i].want != RLIM_INFINITY && rl.rlim_cur >= wanted[i].want))
+			continue;
+		raised.rlim_cur = wanted[i].want;
+		raised.rlim_max = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > wanted[i].want
+				      ? rl.rlim_max
+				      : wanted[i].want;
+		if (setrlimit(wanted[i].resource, &raised) != 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(wanted[i].resource, &rl);
+		}
+	}
+}
 
 static int usage(FILE *out)
 {
@@ -147,6 +192,7 @@ static int run_for_module(void)
 
 int main(int argc, char **argv)
 {
+	process_harden();
 	/* Before OpenSSL or libevent allocate anything. */
 	if (secure_alloc_install() != 0) {
 		fprintf(stderr, "pam_authelia: cannot install the wiping allocator\n");
@@ -157,5 +203,8 @@ int main(int argc, char **argv)
 		return run_by_hand(argc, argv);
 	/* The module started us: die with it (the shim set this too, before exec). */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* Not the application's directory: nothing is read relative to it. */
+	if (chdir("/") != 0)
+		return 1;
 	return run_for_module();
 }

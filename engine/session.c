@@ -6,8 +6,11 @@
 #include "log.h"
 #include "secure_alloc.h"
 
+#include <arpa/inet.h>
 #include <event2/util.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,7 +95,8 @@ int session_connect(struct session *session)
 	char err[HTTP_ERROR_SIZE];
 
 	session->http = http_client_new(session->base, session->tls, &session->config,
-					session->rhost, session_http_callback, session, err);
+					session->client_ip[0] ? session->client_ip : NULL,
+					session_http_callback, session, err);
 	if (session->http == NULL) {
 		log_error("%s", err);
 		return -1;
@@ -143,6 +147,12 @@ int session_init(struct session *session, struct event_base *base, int in_fd, in
 	session->base = base;
 	session->watch_fd = -1;
 	session->exit_code = 1;
+	/* A failure until a state says otherwise: reaching the failure state by
+	 * any path without machine_fail() must never report success. */
+	session->result = RESULT_SERVICE_ERR;
+	snprintf(session->service_log, sizeof(session->service_log), "-");
+	snprintf(session->user_log, sizeof(session->user_log), "-");
+	snprintf(session->rhost_log, sizeof(session->rhost_log), "-");
 	config_init(&session->config);
 	event_base_gettimeofday_cached(base, &session->started);
 	session->channel = channel_new(base, in_fd, out_fd, &callbacks, session);
@@ -165,6 +175,34 @@ int session_init(struct session *session, struct event_base *base, int in_fd, in
 		evtimer_add(session->timeout_event, &setup);
 	}
 	return 0;
+}
+
+bool session_client_ip(const char *rhost, char out[SESSION_IP_SIZE])
+{
+	char text[SESSION_IP_SIZE + 64];
+	unsigned char addr[16];
+	size_t len = strlen(rhost);
+	char *zone;
+
+	out[0] = '\0';
+	if (len > 2 && rhost[0] == '[' && rhost[len - 1] == ']') {
+		rhost++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(text))
+		return false;
+	memcpy(text, rhost, len);
+	text[len] = '\0';
+	zone = strchr(text, '%');
+	if (zone != NULL && strchr(text, ':') != NULL)
+		*zone = '\0';
+	if (inet_pton(AF_INET, text, addr) == 1)
+		return inet_ntop(AF_INET, addr, out, SESSION_IP_SIZE) != NULL;
+	if (inet_pton(AF_INET6, text, addr) != 1)
+		return false;
+	if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr))
+		return inet_ntop(AF_INET, addr + 12, out, SESSION_IP_SIZE) != NULL;
+	return inet_ntop(AF_INET6, addr, out, SESSION_IP_SIZE) != NULL;
 }
 
 void session_arm_timeout(struct session *session, unsigned seconds)

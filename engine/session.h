@@ -21,6 +21,12 @@
 #define SESSION_SETUP_TIMEOUT_MS 5000
 /* How long the final frame gets to reach the shim before the helper exits. */
 #define SESSION_FLUSH_TIMEOUT_MS 1000
+/* Longest user name and password sent to Authelia: anything longer is refused
+ * before any request, so that no input of the user's can make a proxy in front
+ * of Authelia drop the connection (which would read as "unavailable"). */
+#define SESSION_MAX_USER     256
+#define SESSION_MAX_PASSWORD 1024
+#define SESSION_IP_SIZE	     46 /* INET6_ADDRSTRLEN */
 
 struct session {
 	struct event_base *base;
@@ -30,6 +36,11 @@ struct session {
 
 	/* From the shim. */
 	char *service, *user, *rhost;
+	/* The same, as log lines may show them (log_shown), "-" when unset. */
+	char service_log[LOG_SHOWN_SIZE], user_log[LOG_SHOWN_SIZE], rhost_log[LOG_SHOWN_SIZE];
+	/* PAM_RHOST as a canonical IP literal, for X-Forwarded-For; "" when it is
+	 * no IP address (a host name is never sent: Authelia ignores it). */
+	char client_ip[SESSION_IP_SIZE];
 	char *authtok;	 /* PAM_AUTHTOK, secret */
 	char *password;	 /* typed at the password prompt, secret */
 	char *totp_code; /* secret */
@@ -74,6 +85,9 @@ struct session {
 };
 
 int session_init(struct session *session, struct event_base *base, int in_fd, int out_fd);
+/* Writes rhost as a canonical IP literal (no brackets, no %zone, v4-mapped
+ * as plain IPv4) to out; false, with out empty, when rhost is no IP address. */
+bool session_client_ip(const char *rhost, char out[SESSION_IP_SIZE]);
 void session_free(struct session *session);
 /* session_free, then the loop turns that let libevent finish what freeing
  * started (failed DNS lookups release their bufferevent in deferred

@@ -29,7 +29,7 @@ static int password_prompt_frame(struct session *session, const struct frame *fr
 		/* Authelia refuses an empty password; no request is needed to know. */
 		if (frame->len == 0) {
 			machine_fail(session, RESULT_AUTH_ERR, "empty password for user \"%s\"",
-				     session->user);
+				     session->user_log);
 			return 0;
 		}
 		session->password = secret_dup(frame->payload, frame->len);

@@ -69,6 +69,13 @@ static void receive_start(struct session *session)
 		return;
 	}
 	log_set_debug(session->config.debug);
+	/* Before any request: see SESSION_MAX_USER. */
+	if (strlen(session->user) > SESSION_MAX_USER) {
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "user name \"%s\" is longer than %d bytes; refused before any request",
+			     session->user_log, SESSION_MAX_USER);
+		return;
+	}
 	session->tls = tls_context_new(session->config.ca_cert, err);
 	if (session->tls == NULL) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
@@ -91,8 +98,7 @@ static void receive_start(struct session *session)
 	}
 	log_debug("login for user \"%s\" service=%s rhost=%s auth-level=%s timeout=%u "
 		  "client-watch=%s",
-		  session->user, session->service ? session->service : "-",
-		  session->rhost ? session->rhost : "-",
+		  session->user_log, session->service_log, session->rhost_log,
 		  auth_level_name(session->config.auth_level), session->config.timeout,
 		  session->watch_fd >= 0 ? "on" : "off");
 	machine_goto(session, STATE_CHOOSE_FIRST_STEP);
@@ -126,11 +132,22 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 		secret_free(&argument);
 		return 0;
 	case FRAME_SERVICE:
-		return receive_item(session, &session->service, frame, false);
+		receive_item(session, &session->service, frame, false);
+		if (session->service != NULL)
+			log_shown(session->service, session->service_log);
+		return 0;
 	case FRAME_USER:
-		return receive_item(session, &session->user, frame, false);
+		receive_item(session, &session->user, frame, false);
+		if (session->user != NULL)
+			log_shown(session->user, session->user_log);
+		return 0;
 	case FRAME_RHOST:
-		return receive_item(session, &session->rhost, frame, false);
+		receive_item(session, &session->rhost, frame, false);
+		if (session->rhost != NULL) {
+			log_shown(session->rhost, session->rhost_log);
+			session_client_ip(session->rhost, session->client_ip);
+		}
+		return 0;
 	case FRAME_AUTHTOK:
 		return receive_item(session, &session->authtok, frame, true);
 	case FRAME_WATCH_FD:
