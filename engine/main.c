@@ -34,8 +34,8 @@
  * relies on reset, whatever the caller left: under su or sudo the invoking
  * user chooses the limits a setuid caller passes on, and a helper starved of
  * descriptors or memory would fail its connection to Authelia, which would
- * read as "Authelia unavailable".  Raising a hard limit works as root only;
- * otherwise the soft limit goes up to the hard one.
+ * read as "Authelia unavailable".  Raising a hard limit needs
+ * CAP_SYS_RESOURCE; without it the soft limit goes up to the hard one.
  */
 static void process_harden(void)
 {
