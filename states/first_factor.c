@@ -36,8 +36,8 @@ static void first_factor_enter(struct session *session)
 		secret_free(&session->password);
 		secret_free(&session->authtok);
 		machine_fail(session, RESULT_AUTH_ERR,
-			     "password for user \"%s\" is longer than %d bytes; refused before any "
-			     "request",
+			     FIRST_FACTOR_FAILED ": password for user \"%s\" is longer than %d "
+						 "bytes; refused before any request",
 			     session->user_log, SESSION_MAX_PASSWORD);
 		return;
 	}
@@ -46,7 +46,8 @@ static void first_factor_enter(struct session *session)
 	if (body == NULL) {
 		secret_free(&session->authtok);
 		machine_fail(session, RESULT_AUTH_ERR,
-			     "user name or password for user \"%s\" is not valid UTF-8",
+			     FIRST_FACTOR_FAILED
+			     ": user name or password for user \"%s\" is not valid UTF-8",
 			     session->user_log);
 		return;
 	}
@@ -64,7 +65,7 @@ static void first_factor_http(struct session *session, const struct http_respons
 	char what[128];
 
 	snprintf(what, sizeof(what), "first factor for user \"%s\"", session->user_log);
-	if (!machine_reply(session, response, what, &reply))
+	if (!machine_reply_factor(session, response, what, FIRST_FACTOR_FAILED, &reply))
 		return;
 	authelia_reply_free(&reply);
 	if (session->config.auth_level == AUTH_LEVEL_1FA) {

@@ -65,7 +65,7 @@ static void receive_start(struct session *session)
 		return;
 	}
 	if (config_finish(&session->config, err) != 0) {
-		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
 		return;
 	}
 	log_set_debug(session->config.debug);
@@ -128,7 +128,7 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 		/* secret_dup: the argument may be oauth2-client-secret=... */
 		argument = secret_dup(frame->payload, frame->len);
 		if (argument != NULL && config_apply(&session->config, argument, err) != 0)
-			machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+			machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
 		secret_free(&argument);
 		return 0;
 	case FRAME_SERVICE:

@@ -95,7 +95,7 @@ def test_make_demo_runs_every_flow_and_stops_cleanly():
             out += line
         assert out.count("--> logged in") == 4, out
         assert out.count("--> refused") == 1, out
-        for needle in ["TOTP Code: ", "Approve the Duo push", "Approve on your device",
+        for needle in ["TOTP Code: ", "Duo Push sent, approve on your device", "Approve on your device",
                        "\u2588", 'device identity verified: claim "authelia.pam.username"',
                        "ssh -p "]:
             assert needle in out, needle
