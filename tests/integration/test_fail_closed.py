@@ -95,7 +95,7 @@ def test_pam_items_are_sanitised_in_every_log_line(login, authelia, certs, syslo
     shown = 'john?[2J??sshd[1]: Accepted password for root'
     assert f'login for user "{shown}" service=pamtest rhost=evil??host auth-level=1FA ' \
            'timeout=60 client-watch=off' in texts, texts
-    assert f'empty password for user "{shown}"' in texts
+    assert any(t.endswith(f'empty password for user "{shown}"') for t in texts), texts
     for t in texts:
         assert all(0x20 <= ord(c) < 0x7f for c in t), repr(t)
 
@@ -107,7 +107,8 @@ def test_ca_cert_must_be_an_absolute_path(login, authelia, certs, syslog):
     application's working directory, which under sudo is the user's."""
     l = login(f"binary={HELPER} url={authelia.url} ca-cert=ca.pem")
     assert l.result()[0] == "PAM_SERVICE_ERR"
-    assert 'ca-cert must be an absolute path, got "ca.pem"' in syslog.texts()
+    assert any(t.endswith('ca-cert must be an absolute path, got "ca.pem"')
+               for t in syslog.texts()), syslog.texts()
 
 
 # --- the helper's process ---------------------------------------------------------------
