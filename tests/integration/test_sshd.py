@@ -74,7 +74,10 @@ def test_1fa_wrong_password_is_not_accepted(sshd, authelia, certs):
     ok, _, _ = login(sshd.port, "jane", answers("wrong"))
     assert not ok
     assert not accepted(sshd, "jane")
-    assert "Failed keyboard-interactive/pam for jane" in sshd.log_text()
+    deadline = time.monotonic() + 3  # sshd may log it just after the client hears
+    while "Failed keyboard-interactive/pam for jane" not in sshd.log_text():
+        assert time.monotonic() < deadline, sshd.log_text()
+        time.sleep(0.05)
 
 
 def test_1fa_2fa_totp(sshd, authelia, certs):
