@@ -51,6 +51,7 @@ struct http_response {
 	enum http_failure failure; /* what error means, when it is set */
 	const char *body;
 	size_t body_len;
+	const char *date; /* the Date header, or NULL (pam_authelia --check compares clocks) */
 };
 
 typedef void (*http_response_cb)(const struct http_response *response, void *arg);

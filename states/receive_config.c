@@ -76,6 +76,11 @@ static void receive_start(struct session *session)
 			     session->user_log, SESSION_MAX_USER);
 		return;
 	}
+	if (session->config.secret_inline)
+		log_warning(
+		    "oauth2-client-secret= is readable by every local user in the PAM file; "
+		    "move the secret to a root-only file (chmod 600) and use "
+		    "oauth2-client-secret-file= instead");
 	session->tls = tls_context_new(session->config.ca_cert, err);
 	if (session->tls == NULL) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);

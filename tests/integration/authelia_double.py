@@ -190,6 +190,8 @@ class AutheliaDouble:
             self._acl_sections = {"access_control": None, "definitions": None}
             self.access_control = acl.AccessControl()
             self.endpoints = self._endpoints_config(DEFAULT_ENDPOINTS)
+            self.date_offset = 0.0      # seconds added to the Date header alone (--check)
+            self.send_date = True       # False: no Date header at all
 
     def configure(self, config):
         """Authorization settings, from a dict shaped like Authelia's configuration
@@ -409,6 +411,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        return super().date_time_string(time.time() + self.double.date_offset
+                                        if timestamp is None else timestamp)
+
+    def send_header(self, keyword, value):
+        if keyword == "Date" and not self.double.send_date:
+            return
+        super().send_header(keyword, value)
 
     # --- plumbing ---------------------------------------------------------
     def _send(self, status, body, content_type, headers=(), close=False):
@@ -1109,6 +1120,7 @@ class OIDCClient:
     secret: str = None
     auth_method: str = "client_secret_post"  # client_secret_basic, none
     scopes: tuple = ("openid", "authelia.pam")
+    grant_types: tuple = ("urn:ietf:params:oauth:grant-type:device_code",)
 
 
 @dataclass
@@ -1368,6 +1380,9 @@ def api_oidc_token(self, raw):
             return _oidc_error(self, 401, "invalid_client", "Client authentication failed.")
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:device_code":
             return _oidc_error(self, 400, "unsupported_grant_type")
+        if form["grant_type"] not in client.grant_types:
+            return _oidc_error(self, 400, "unauthorized_client", "The client is not "
+                               "authorized to request a token using this method.")
         dev = oidc.devices.get(form.get("device_code", ""))
         if dev is None or dev.used:
             return _oidc_error(self, 500, "server_error")
