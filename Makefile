@@ -36,7 +36,7 @@ HELPER_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(HELPER_PKGS))
 HELPER_LIBS   = $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 
-PROTOCOL_SRC := protocol/frame.c protocol/options.c
+PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c
 SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 		shim/helper_process.c shim/relay.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \

@@ -17,12 +17,14 @@
 #include "oidc.h"
 #include "pam_file.h"
 #include "tls.h"
+#include "../protocol/binary_path.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +132,9 @@ static void problem_callback(void *arg, const char *file, int line, const char *
 
 static void check_binary(struct doctor *d, const char *where, const char *path)
 {
+	char err[OPTION_ERROR_SIZE + PATH_MAX];
 	struct stat st;
+	int fd;
 
 	if (stat(path, &st) != 0) {
 		finding(d, FINDING_FAIL,
@@ -151,7 +155,14 @@ static void check_binary(struct doctor *d, const char *where, const char *path)
 			"%s: helper %s is writable by group or others (mode %04o): the module will "
 			"not run it; fix: chmod 755 %s",
 			where, path, (unsigned)(st.st_mode & 07777), path);
+	} else if ((fd = binary_path_open(path, err, sizeof(err))) < 0) {
+		/* The module's own rule: a directory on the way others can write. */
+		finding(d, FINDING_FAIL,
+			"%s: %s: the module will not run it; fix: install the helper where only "
+			"root can write (make install puts it in /usr/bin)",
+			where, err);
 	} else {
+		close(fd);
 		finding(d, FINDING_OK, "%s: helper %s is a root-owned executable", where, path);
 	}
 }

@@ -42,7 +42,7 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 	setup.argv0 = opts.binary;
 	setup.debug = opts.debug;
 
-	binary_fd = helper_open_binary(opts.binary, err, sizeof(err));
+	binary_fd = binary_path_open(opts.binary, err, sizeof(err));
 	if (binary_fd < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s", err);
 		return PAM_SERVICE_ERR;

@@ -10,6 +10,7 @@
 #include <security/pam_modules.h>
 #include <sys/types.h>
 
+#include "../protocol/binary_path.h"
 #include "../protocol/frame.h"
 #include "../protocol/options.h"
 
@@ -43,11 +44,8 @@ struct helper {
 	int pidfd; /* -1 where the kernel has no pidfd_open */
 	int sock;  /* the shim's end of the channel, non-blocking */
 };
-/* Resolves path, checks the file and every directory above it, and returns an
- * O_PATH descriptor of the file to execute (close it after helper_start), or
- * -1 with err set. */
-int helper_open_binary(const char *path, char *err, size_t errlen);
-/* Starts the binary binary_fd names, with argv0 as its argv[0]. */
+/* Starts the binary binary_fd names (from binary_path_open; the caller closes
+ * it afterwards), with argv0 as its argv[0]. */
 int helper_start(struct helper *helper, int binary_fd, const char *argv0, int client_fd, char *err,
 		 size_t errlen);
 /* Waits until the helper has exited or deadline_ms passes; 0 once reaped. */

@@ -88,7 +88,7 @@ static void test_a_file_swapped_in_after_the_check_does_not_run(void **state)
 	snprintf(evil, sizeof(evil), "%s/evil", dir);
 	snprintf(path, sizeof(path), "%s/helper", dir);
 	copy_program(good, path);
-	fd = helper_open_binary(path, err, sizeof(err));
+	fd = binary_path_open(path, err, sizeof(err));
 	assert_true(fd >= 0);
 	snprintf(moved, sizeof(moved), "%s/helper.old", dir);
 	assert_int_equal(rename(path, moved), 0); /* another file at the same path */
@@ -110,7 +110,7 @@ static void test_a_symlink_swapped_after_the_check_does_not_run(void **state)
 	snprintf(link, sizeof(link), "%s/link", dir);
 	snprintf(moved, sizeof(moved), "%s/link.new", dir);
 	assert_int_equal(symlink("good", link), 0);
-	fd = helper_open_binary(link, err, sizeof(err));
+	fd = binary_path_open(link, err, sizeof(err));
 	assert_true(fd >= 0);
 	assert_int_equal(symlink("evil", moved), 0);
 	assert_int_equal(rename(moved, link), 0); /* atomically: link -> evil */
@@ -132,27 +132,27 @@ static void test_unsafe_paths_are_refused(void **state)
 	assert_int_equal(chmod(sub, 0777), 0);
 	snprintf(path, sizeof(path), "%s/helper", sub);
 	copy_program("/bin/true", path);
-	assert_int_equal(helper_open_binary(path, err, sizeof(err)), -1);
+	assert_int_equal(binary_path_open(path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "must be owned by root and writable by its owner only"));
 	/* A symlink kept where others can write it may point anywhere. */
 	snprintf(link, sizeof(link), "%s/sh", sub);
 	assert_int_equal(symlink("/bin/sh", link), 0);
-	assert_int_equal(helper_open_binary(link, err, sizeof(err)), -1);
+	assert_int_equal(binary_path_open(link, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "must be owned by root and writable by its owner only"));
 	/* Group- or world-writable binaries, directories, loops. */
 	assert_int_equal(chmod(sub, 0755), 0);
 	assert_int_equal(chmod(path, 0775), 0);
-	assert_int_equal(helper_open_binary(path, err, sizeof(err)), -1);
+	assert_int_equal(binary_path_open(path, err, sizeof(err)), -1);
 	assert_int_equal(chmod(path, 0755), 0);
-	assert_int_equal(helper_open_binary(sub, err, sizeof(err)), -1);
+	assert_int_equal(binary_path_open(sub, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "is not an executable file"));
 	snprintf(link, sizeof(link), "%s/loop", sub);
 	assert_int_equal(symlink("loop", link), 0);
-	assert_int_equal(helper_open_binary(link, err, sizeof(err)), -1);
-	assert_int_equal(helper_open_binary("relative/helper", err, sizeof(err)), -1);
+	assert_int_equal(binary_path_open(link, err, sizeof(err)), -1);
+	assert_int_equal(binary_path_open("relative/helper", err, sizeof(err)), -1);
 	/* ... and what the path leads through once it is safe. */
 	snprintf(link, sizeof(link), "%s/open/../open/./helper", dir);
-	fd = helper_open_binary(link, err, sizeof(err));
+	fd = binary_path_open(link, err, sizeof(err));
 	assert_true(fd >= 0);
 	close(fd);
 }
