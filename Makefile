@@ -26,7 +26,7 @@ LINK_HARDENING := -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 
 # Evaluated lazily, after the deps target has installed pkg-config files.
 SHIM_LIBS    = $(shell $(PKG_CONFIG) --libs pam)
-HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt
+HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt libseccomp
 HELPER_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(HELPER_PKGS))
 HELPER_LIBS   = $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
@@ -36,7 +36,7 @@ SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 		shim/helper_process.c shim/relay.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
 		engine/http_client.c engine/authelia_api.c engine/qr.c engine/oidc.c \
-		engine/channel.c engine/session.c
+		engine/channel.c engine/session.c engine/ca_store.c engine/sandbox.c
 STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -100,7 +100,18 @@ $(BUILD)/tests/pam_set_authtok.so: tests/pam_set_authtok.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes $(CFLAGS) -fPIC -shared -o $@ $< $(SHIM_LIBS)
 
-integration-tests: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
+# The helper built to try, once sandboxed, what its sandbox must refuse
+# (PAM_AUTHELIA_SELFTEST names the attempt).  For tests only; never installed.
+$(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h \
+		$(BUILD)/obj/helper/engine/main.o $(BUILD)/obj/libhelper.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -DPAM_AUTHELIA_SANDBOX_SELFTEST -fPIE \
+		$(HELPER_CFLAGS) -c -o $(BUILD)/obj/sandbox_selftest.o engine/sandbox.c
+	$(CC) $(CFLAGS) -pie -o $@ $(BUILD)/obj/sandbox_selftest.o $(BUILD)/obj/helper/engine/main.o \
+		$(BUILD)/obj/libhelper.a $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
+
+integration-tests: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
+	$(BUILD)/tests/pam_authelia_selftest
 	@tests/run_integration.sh
 
 check-exports: all
@@ -109,7 +120,8 @@ check-exports: all
 # --- fuzzing (clang libFuzzer) ---
 $(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) | deps
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $(HELPER_CFLAGS) \
+	$(CLANG) $(BASE_CFLAGS) -DPAM_AUTHELIA_SANDBOX_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
+		$(HELPER_CFLAGS) \
 		-o $@ $< $(HELPER_LIB_SRC) $(filter-out shim/pam_authelia.c,$(SHIM_SRC)) \
 		$(HELPER_LIBS) $(SHIM_LIBS)
 
@@ -133,7 +145,7 @@ bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
 	@/usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
 
 check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_app \
-	$(BUILD)/tests/pam_set_authtok.so
+	$(BUILD)/tests/pam_set_authtok.so $(BUILD)/tests/pam_authelia_selftest
 	@tests/run_all.sh
 
 install: all

@@ -44,7 +44,7 @@ class Login:
     """One pam_authenticate() through the real shim in pam_test_app."""
 
     def __init__(self, tmp_path, module_args, user="john", rhost=None, connect=None,
-                 authtok=None, extra_fd=False, hostile_signals=False):
+                 authtok=None, extra_fd=False, hostile_signals=False, preexec=None):
         confdir = tmp_path / "pam.d"
         confdir.mkdir(exist_ok=True)
         # PAM_AUTHTOK can only be set by a module: pam_set_authtok.so prompts
@@ -63,7 +63,9 @@ class Login:
             cmd += ["--hostile-signals"]
         cmd += [str(confdir), SERVICE, user]
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # preexec: e.g. the ids su(1) runs PAM with (real uid the caller's).
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     preexec_fn=preexec)
         self._buf = b""
         kind, pid = self._line(5).split(" ", 1)
         assert kind == "PID"
