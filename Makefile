@@ -3,7 +3,8 @@
 #   make check      every test (installs missing Debian packages when run as root)
 #   make install    DESTDIR, PREFIX (default /usr) and PAMDIR are honoured
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
-#   make bench      print latency numbers for the shim and the helper core
+#   make bench      print latency numbers for the shim and the helper core, and
+#                   what the sandbox costs a login
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
 
 VERSION      := 0.1.0
@@ -64,9 +65,18 @@ $(BUILD)/pam_authelia.so: $(SHIM_OBJ) shim/pam_authelia.map
 		-Wl,--version-script=shim/pam_authelia.map $(LDFLAGS) $(SHIM_LIBS)
 
 # --- the helper: PIE ---
+# The seccomp allowlist (engine/sandbox_rules.h) compiled to BPF at build time.
+$(BUILD)/gen/sandbox_filter.h: tools/sandbox_filter_gen.c engine/sandbox_rules.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O2 $(HELPER_CFLAGS) -o $(BUILD)/gen/sandbox_filter_gen $< \
+		$(shell $(PKG_CONFIG) --libs libseccomp)
+	$(BUILD)/gen/sandbox_filter_gen > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/helper/engine/sandbox.o: $(BUILD)/gen/sandbox_filter.h
+
 $(BUILD)/obj/helper/%.o: %.c $(wildcard engine/*.h states/*.h protocol/*.h) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -fPIE $(HELPER_CFLAGS) -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -fPIE $(HELPER_CFLAGS) -I$(BUILD)/gen -c -o $@ $<
 
 $(BUILD)/obj/libhelper.a: $(HELPER_OBJ)
 	ar rcs $@ $^
@@ -102,11 +112,11 @@ $(BUILD)/tests/pam_set_authtok.so: tests/pam_set_authtok.c | deps
 
 # The helper built to try, once sandboxed, what its sandbox must refuse
 # (PAM_AUTHELIA_SELFTEST names the attempt).  For tests only; never installed.
-$(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h \
-		$(BUILD)/obj/helper/engine/main.o $(BUILD)/obj/libhelper.a
+$(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h engine/sandbox_rules.h \
+		$(BUILD)/gen/sandbox_filter.h $(BUILD)/obj/helper/engine/main.o $(BUILD)/obj/libhelper.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -DPAM_AUTHELIA_SANDBOX_SELFTEST -fPIE \
-		$(HELPER_CFLAGS) -c -o $(BUILD)/obj/sandbox_selftest.o engine/sandbox.c
+		$(HELPER_CFLAGS) -I$(BUILD)/gen -c -o $(BUILD)/obj/sandbox_selftest.o engine/sandbox.c
 	$(CC) $(CFLAGS) -pie -o $@ $(BUILD)/obj/sandbox_selftest.o $(BUILD)/obj/helper/engine/main.o \
 		$(BUILD)/obj/libhelper.a $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
 
@@ -118,10 +128,10 @@ check-exports: all
 	@tests/check_exports.sh $(BUILD)/pam_authelia.so
 
 # --- fuzzing (clang libFuzzer) ---
-$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) | deps
+$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) $(BUILD)/gen/sandbox_filter.h | deps
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BASE_CFLAGS) -DPAM_AUTHELIA_SANDBOX_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
-		$(HELPER_CFLAGS) \
+		$(HELPER_CFLAGS) -I$(BUILD)/gen \
 		-o $@ $< $(HELPER_LIB_SRC) $(filter-out shim/pam_authelia.c,$(SHIM_SRC)) \
 		$(HELPER_LIBS) $(SHIM_LIBS)
 
@@ -141,8 +151,15 @@ demo-stop:
 demo-totp:
 	@/usr/bin/python3 tools/demo.py totp john
 
-bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
+$(BUILD)/tests/bench_sandbox: tests/bench/bench_sandbox.c $(BUILD)/obj/libhelper.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HELPER_CFLAGS) -o $@ $< $(BUILD)/obj/libhelper.a $(HELPER_LIBS)
+
+bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so $(BUILD)/tests/bench_sandbox
 	@/usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		tools/private_dev.sh /usr/bin/python3 tests/bench/bench_sandbox.py $${RUNS:-30}; \
+	else echo "sandbox benchmark skipped: it needs root (a private /dev/log)"; fi
 
 check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_app \
 	$(BUILD)/tests/pam_set_authtok.so $(BUILD)/tests/pam_authelia_selftest
@@ -153,6 +170,9 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PAMDIR)
 	install -m 0755 $(BUILD)/pam_authelia $(DESTDIR)$(BINDIR)/pam_authelia
 	install -m 0644 $(BUILD)/pam_authelia.so $(DESTDIR)$(PAMDIR)/pam_authelia.so
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then tools/add_system_user.sh; \
+	else echo "note: the helper's user _pam_authelia is created by make install as root" \
+		"without DESTDIR (or the package); until then the helper runs as nobody"; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pam_authelia $(DESTDIR)$(PAMDIR)/pam_authelia.so

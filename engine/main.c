@@ -137,7 +137,7 @@ static int run_by_hand(int argc, char **argv)
 		/* The login's sandbox, applied to this process: what a login
 		 * would get on this machine, or why it would fail. */
 		fflush(stdout);
-		if (sandbox_apply(SANDBOX_HELPER, config.url_port, sandbox_err) != 0) {
+		if (sandbox_apply(SANDBOX_HELPER, &config, sandbox_err) != 0) {
 			fprintf(stderr, "pam_authelia: %s\n", sandbox_err);
 		} else {
 			printf("sandbox: %s\n", sandbox_summary());

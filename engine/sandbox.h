@@ -11,6 +11,8 @@
 #ifndef PAM_AUTHELIA_SANDBOX_H
 #define PAM_AUTHELIA_SANDBOX_H
 
+#include "config.h"
+
 #define SANDBOX_ERROR_SIZE 256
 #define SANDBOX_SUMMARY_SIZE 512
 
@@ -26,13 +28,15 @@ enum sandbox_mode {
 };
 
 /*
- * Applies the sandbox (once per process; later calls return 0).  tcp_port is
- * the one port the helper may connect to.  Returns 0, having logged one line
- * (debug, or notice when a layer is missing: "sandbox: uid=... seccomp=on
- * landlock=off (...)"); or -1 with err when the helper must not go on (it
- * could not drop root, or a layer the kernel has failed to apply).
+ * Applies the sandbox (once per process; later calls return 0).  From config:
+ * url's port, the one TCP port the helper may connect to, and whether the
+ * device flow (libjwt) may run.  Returns 0, having logged one line (debug, or
+ * notice when a layer is missing: "sandbox: uid=... seccomp=on landlock=off
+ * (...)"); or -1 with err when the helper must not go on (it could not drop
+ * root, or a layer the kernel has failed to apply).
  */
-int sandbox_apply(enum sandbox_mode mode, int tcp_port, char err[SANDBOX_ERROR_SIZE]);
+int sandbox_apply(enum sandbox_mode mode, const struct config *config,
+		  char err[SANDBOX_ERROR_SIZE]);
 
 /* The line sandbox_apply logged (without "sandbox: "), or "" before it ran. */
 const char *sandbox_summary(void);

@@ -24,7 +24,8 @@ SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE])
 	if (ca_cert == NULL) {
 		/* The bundle, read now: the sandboxed helper cannot open the hashed
 		 * directory's files during the handshake (see ca_store.h). */
-		if (ca_store_attach_bundle(ctx, X509_get_default_cert_file()) == 0)
+		if (ca_store_attach_bundle(ctx, X509_get_default_cert_file(),
+					   X509_get_default_cert_dir()) == 0)
 			return ctx;
 		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s",
 			 X509_get_default_cert_file(), strerror(errno));

@@ -83,7 +83,7 @@ static void receive_start(struct session *session)
 	}
 	/* Everything that needs root is done: drop it before the first byte
 	 * from the network is parsed (engine/sandbox.h). */
-	if (sandbox_apply(session->sandbox, session->config.url_port, err) != 0) {
+	if (sandbox_apply(session->sandbox, &session->config, err) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		return;
 	}

@@ -39,7 +39,11 @@ def test_check_prints_the_effective_configuration():
     r = _run("--check", "--url", "https://auth.example.com/", "--auth-level=2FA",
              "--method-priority", "totp,user", "--debug")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    *lines, sandbox = r.stdout.splitlines()
+    # --check ends by applying the login's sandbox to itself (run as root here).
+    assert sandbox.startswith("sandbox: uid=") and "groups=none seccomp=on landlock=" in sandbox
+    assert "uid=0" not in sandbox, sandbox
+    assert lines == [
         "configuration OK",
         "url=https://auth.example.com",
         "auth-level=2FA",
@@ -50,6 +54,56 @@ def test_check_prints_the_effective_configuration():
         "oauth2-client-id=(none)",
         "oauth2-scope=openid authelia.pam",
     ]
+
+
+def test_check_reports_a_sandbox_that_cannot_be_applied(tmp_path):
+    """No unprivileged user: --check says what every login would log."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text("".join(l for l in open("/etc/passwd")
+                              if l.split(":")[0] not in ("nobody", "_pam_authelia")))
+    r = subprocess.run(["unshare", "--mount", "sh", "-c",
+                        f"mount --bind {passwd} /etc/passwd && exec {HELPER} --check "
+                        "--url https://a"], capture_output=True, text=True, env={})
+    assert r.returncode == 1
+    assert "pam_authelia: cannot drop root: neither user _pam_authelia nor nobody" in r.stderr
+
+
+def _fake_root(tmp_path):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
+        lines = [l for l in open(f"/etc/{name}") if not l.startswith("_pam_authelia:")]
+        (etc / name).write_text("".join(lines))
+    return etc
+
+
+def _entries(etc, name):
+    return [l.split(":") for l in (etc / name).read_text().splitlines()
+            if l.startswith("_pam_authelia:")]
+
+
+def test_install_creates_the_system_user_once(tmp_path):
+    etc = _fake_root(tmp_path)
+    script = str(ROOT / "tools" / "add_system_user.sh")
+    out = subprocess.run([script, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("created system user _pam_authelia")
+    [user] = _entries(etc, "passwd")
+    [group] = _entries(etc, "group")
+    assert 0 < int(user[2]) < 1000 and user[3] == group[2]  # a system user, its own group
+    assert user[5:] == ["/nonexistent", "/usr/sbin/nologin"]
+    assert _entries(etc, "shadow")[0][1].startswith("!")  # no password
+    again = subprocess.run([script, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert again.stdout == "" and _entries(etc, "passwd") == [user]
+
+
+def test_install_reuses_a_group_left_behind(tmp_path):
+    etc = _fake_root(tmp_path)
+    with open(etc / "group", "a") as f:
+        f.write("_pam_authelia:x:987:\n")
+    subprocess.run([str(ROOT / "tools" / "add_system_user.sh"), str(tmp_path)], check=True,
+                   capture_output=True)
+    [user] = _entries(etc, "passwd")
+    assert user[3] == "987" and len(_entries(etc, "group")) == 1
 
 
 def test_check_reports_errors_in_the_guides_words():

@@ -74,7 +74,8 @@ def assert_confined(pid, uid, gid):
     assert s["Uid"].split() == [str(uid)] * 4, s["Uid"]  # real, effective, saved, fs
     assert s["Gid"].split() == [str(gid)] * 4, s["Gid"]
     assert s["Groups"] == "", s["Groups"]
-    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+    # (CapBnd only bounds what execve could grant: with no_new_privs, nothing.)
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
         assert int(s[cap], 16) == 0, (cap, s[cap])
     assert s["NoNewPrivs"] == "1"
     assert s["Seccomp"] == "2"  # a filter
@@ -369,18 +370,26 @@ def test_names_are_resolved_over_dns_inside_the_sandbox(login, authelia, certs, 
 
 
 def test_the_system_store_is_read_before_the_sandbox(login, authelia, certs, syslog, tmp_path):
-    """Without ca-cert the bundle is read as root and searched during the
-    handshake, sandboxed: with the test CA added to it, the login works."""
+    """Without ca-cert the bundle and the hashed directory's names are read as
+    root and searched during the handshake, sandboxed: with the test CA added
+    the way update-ca-certificates adds one, the login works."""
     authelia.add_user("john", "pw-john")
-    bundle_path = Path(os.path.realpath("/usr/lib/ssl/cert.pem"))
-    bundle = tmp_path / "bundle.pem"
-    bundle.write_bytes(bundle_path.read_bytes() + (certs / "ca.pem").read_bytes())
-    bundle.chmod(0o644)
-    subprocess.run(["mount", "--bind", str(bundle), str(bundle_path)], check=True)
+    certs_dir = Path(os.path.realpath("/usr/lib/ssl/certs"))
+    bundle = Path(os.path.realpath("/usr/lib/ssl/cert.pem"))
+    assert bundle.parent == certs_dir
+    copy = tmp_path / "certs"
+    shutil.copytree(certs_dir, copy, symlinks=True)
+    ca = (certs / "ca.pem").read_bytes()
+    (copy / bundle.name).write_bytes(bundle.read_bytes() + ca)
+    ca_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(certs / "ca.pem")],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    (copy / f"{ca_hash}.0").write_bytes(ca)
+    tmp_path.chmod(0o755)
+    subprocess.run(["mount", "--bind", str(copy), str(certs_dir)], check=True)
     try:
         l = login(f"binary={HELPER} url={authelia.url} debug auth-level=1FA")
         l.conv()
         l.answer("pw-john")
         assert l.result()[0] == "PAM_SUCCESS", syslog.texts()
     finally:
-        subprocess.run(["umount", str(bundle_path)], check=False)
+        subprocess.run(["umount", str(certs_dir)], check=False)
