@@ -34,7 +34,7 @@ static const char ca_begin[] = "-----BEGIN CERTIFICATE-----";
 static const char ca_end[] = "-----END CERTIFICATE-----";
 
 struct ca_entry {
-	off_t body;	/* its base64 text in the file */
+	off_t body; /* its base64 text in the file */
 	size_t body_len;
 	size_t subject; /* offset of its subject Name's DER in subjects */
 	size_t subject_len;
@@ -43,8 +43,8 @@ struct ca_entry {
 struct ca_bundle {
 	int fd;
 	off_t size;
-	off_t cursor; /* where indexing goes on */
-	bool done;    /* every block indexed */
+	off_t cursor;	/* where indexing goes on */
+	bool done;	/* every block indexed */
 	bool malformed; /* a block did not parse (OpenSSL queued why) */
 	char *window;
 	size_t window_cap, window_len;
@@ -58,7 +58,7 @@ struct ca_bundle {
 	struct ca_hash {
 		uint32_t hash;
 		unsigned files;
-	} *hashes;
+	} * hashes;
 	size_t hash_count;
 };
 
@@ -260,8 +260,9 @@ static void ca_index_block(struct ca_bundle *bundle, const char *body, size_t bo
 	int found;
 
 	der_len = ca_base64_decode(b64, n, der);
-	found = der_len < 0 ? 0
-			    : ca_find_subject(der, der_len, n < sizeof(b64), &subject, &subject_len);
+	found = der_len < 0
+		    ? 0
+		    : ca_find_subject(der, der_len, n < sizeof(b64), &subject, &subject_len);
 	if (found < 0) {
 		whole = ca_decode(body, body_len, &der_len);
 		found = whole ? ca_find_subject(whole, der_len, true, &subject, &subject_len) : 0;
@@ -392,9 +393,8 @@ static int ca_add_entry(struct ca_bundle *bundle, X509_STORE *store, const struc
 	size_t avail;
 	const char *body = ca_window(bundle, entry->body, entry->body_len, &avail);
 	long der_len;
-	unsigned char *der = body && avail >= entry->body_len
-				 ? ca_decode(body, entry->body_len, &der_len)
-				 : NULL;
+	unsigned char *der =
+	    body && avail >= entry->body_len ? ca_decode(body, entry->body_len, &der_len) : NULL;
 	const unsigned char *p = der;
 	X509 *cert = der ? d2i_X509(NULL, &p, der_len) : NULL;
 	int added = cert != NULL && X509_STORE_add_cert(store, cert) == 1;
@@ -449,8 +449,8 @@ static int ca_lookup_by_subject(X509_LOOKUP *lookup, X509_LOOKUP_TYPE type, cons
 	idx = X509_OBJECT_idx_by_subject(X509_STORE_get0_objects(store), X509_LU_X509, name);
 	found = 0;
 	if (idx >= 0) {
-		X509 *stored =
-		    X509_OBJECT_get0_X509(sk_X509_OBJECT_value(X509_STORE_get0_objects(store), idx));
+		X509 *stored = X509_OBJECT_get0_X509(
+		    sk_X509_OBJECT_value(X509_STORE_get0_objects(store), idx));
 		if (stored != NULL && X509_OBJECT_set1_X509(ret, stored) == 1) {
 			X509_free(stored); /* borrowed: the store keeps its reference */
 			found = 1;
@@ -488,8 +488,8 @@ int ca_store_attach_bundle(SSL_CTX *ctx, const char *path, const char *hash_dir)
 		ca_read_hashes(bundle, hash_dir);
 	if (method == NULL) {
 		method = X509_LOOKUP_meth_new("pam_authelia bundle");
-		if (method == NULL || !X509_LOOKUP_meth_set_get_by_subject(method,
-									   ca_lookup_by_subject) ||
+		if (method == NULL ||
+		    !X509_LOOKUP_meth_set_get_by_subject(method, ca_lookup_by_subject) ||
 		    !X509_LOOKUP_meth_set_free(method, ca_lookup_free)) {
 			X509_LOOKUP_meth_free(method);
 			method = NULL;

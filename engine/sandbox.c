@@ -41,12 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /* Descriptors beyond those open when the sandbox closes: the HTTPS
  * connections (one today, two planned) and one being replaced. */
 #define SANDBOX_SPARE_FDS 4
 #define SANDBOX_FD_SCAN	  128 /* the module leaves the helper fds 0-3 */
-
 
 /* --- Landlock, from <linux/landlock.h> of newer kernels than the build's --- */
 #ifndef SYS_landlock_create_ruleset
@@ -57,10 +55,10 @@
 #define SANDBOX_LANDLOCK_VERSION_FLAG (1U << 0)
 #define SANDBOX_LANDLOCK_RULE_NET     2
 #define SANDBOX_LANDLOCK_FS_V1	      ((1ULL << 13) - 1) /* execute .. make_sym */
-#define SANDBOX_LANDLOCK_FS_REFER     (1ULL << 13)	  /* ABI 2 */
-#define SANDBOX_LANDLOCK_FS_TRUNCATE  (1ULL << 14)	  /* ABI 3 */
-#define SANDBOX_LANDLOCK_FS_IOCTL_DEV (1ULL << 15)	  /* ABI 5 */
-#define SANDBOX_LANDLOCK_NET_BIND     (1ULL << 0)	  /* ABI 4 */
+#define SANDBOX_LANDLOCK_FS_REFER     (1ULL << 13)	 /* ABI 2 */
+#define SANDBOX_LANDLOCK_FS_TRUNCATE  (1ULL << 14)	 /* ABI 3 */
+#define SANDBOX_LANDLOCK_FS_IOCTL_DEV (1ULL << 15)	 /* ABI 5 */
+#define SANDBOX_LANDLOCK_NET_BIND     (1ULL << 0)	 /* ABI 4 */
 #define SANDBOX_LANDLOCK_NET_CONNECT  (1ULL << 1)
 #define SANDBOX_LANDLOCK_SCOPE_UNIX   (1ULL << 0) /* ABI 6: abstract sockets */
 #define SANDBOX_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
@@ -94,7 +92,7 @@ static bool selftest_without_seccomp(void)
 	return sandbox_selftest != NULL && strstr(sandbox_selftest, "/no-seccomp") != NULL;
 }
 #else
-#define selftest_is(action)	       false
+#define selftest_is(action)	   false
 #define selftest_without_seccomp() false
 #endif
 
@@ -170,8 +168,7 @@ static bool sandbox_parse_id(const char *p, unsigned *id)
 }
 
 /* name's uid and gid, from the first "name:x:uid:gid:..." line. */
-static bool sandbox_passwd_entry(const char *passwd, const char *name, unsigned *uid,
-				 unsigned *gid)
+static bool sandbox_passwd_entry(const char *passwd, const char *name, unsigned *uid, unsigned *gid)
 {
 	size_t len = strlen(name);
 
@@ -180,10 +177,12 @@ static bool sandbox_passwd_entry(const char *passwd, const char *name, unsigned 
 
 		if (strncmp(line, name, len) == 0 && line[len] == ':') {
 			p = strchr(line + len + 1, ':'); /* past the password field */
-			if (p == NULL || (next != NULL && p > next) || !sandbox_parse_id(p + 1, uid))
+			if (p == NULL || (next != NULL && p > next) ||
+			    !sandbox_parse_id(p + 1, uid))
 				return false;
 			p = strchr(p + 1, ':');
-			return p != NULL && (next == NULL || p < next) && sandbox_parse_id(p + 1, gid);
+			return p != NULL && (next == NULL || p < next) &&
+			       sandbox_parse_id(p + 1, gid);
 		}
 		line = next ? next + 1 : NULL;
 	}
@@ -476,8 +475,8 @@ static void sandbox_sigsys_handler(int signum, siginfo_t *info, void *context)
 static int sandbox_seccomp(enum sandbox_mode mode, char *why, size_t whylen, char *err)
 {
 	uint32_t kill_action = SCMP_ACT_KILL_PROCESS;
-	bool files_allowed = SANDBOX_SANITIZER || mode == SANDBOX_FUZZ ||
-			     selftest_is("open-passwd/landlock");
+	bool files_allowed =
+	    SANDBOX_SANITIZER || mode == SANDBOX_FUZZ || selftest_is("open-passwd/landlock");
 	scmp_filter_ctx ctx;
 	int rc;
 
@@ -509,17 +508,15 @@ static int sandbox_seccomp(enum sandbox_mode mode, char *why, size_t whylen, cha
 		}
 		rc = 0;
 #if SANDBOX_SANITIZER
-		rc = sandbox_rules_add(ctx, sandbox_rules_sanitizer,
-				       sizeof(sandbox_rules_sanitizer) /
-					   sizeof(sandbox_rules_sanitizer[0]),
-				       false, 0);
+		rc = sandbox_rules_add(
+		    ctx, sandbox_rules_sanitizer,
+		    sizeof(sandbox_rules_sanitizer) / sizeof(sandbox_rules_sanitizer[0]), false, 0);
 #endif
 #ifdef PAM_AUTHELIA_SANDBOX_FUZZ
 		if (rc == 0 && mode == SANDBOX_FUZZ)
-			rc = sandbox_rules_add(ctx, sandbox_rules_fuzz,
-					       sizeof(sandbox_rules_fuzz) /
-						   sizeof(sandbox_rules_fuzz[0]),
-					       false, 0);
+			rc = sandbox_rules_add(
+			    ctx, sandbox_rules_fuzz,
+			    sizeof(sandbox_rules_fuzz) / sizeof(sandbox_rules_fuzz[0]), false, 0);
 #endif
 		if (rc == 0)
 			rc = seccomp_load(ctx);
@@ -621,8 +618,7 @@ static double sandbox_cpu_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-int sandbox_apply(enum sandbox_mode mode, const struct config *config,
-		  char err[SANDBOX_ERROR_SIZE])
+int sandbox_apply(enum sandbox_mode mode, const struct config *config, char err[SANDBOX_ERROR_SIZE])
 {
 	double started = sandbox_cpu_ms();
 	int tcp_port = config->url_port;
@@ -660,7 +656,8 @@ int sandbox_apply(enum sandbox_mode mode, const struct config *config,
 	}
 	sandbox_applied = true;
 	if (full && SANDBOX_SANITIZER)
-		snprintf(landlock_why, sizeof(landlock_why), "ASan build: LeakSanitizer reads /proc");
+		snprintf(landlock_why, sizeof(landlock_why),
+			 "ASan build: LeakSanitizer reads /proc");
 	else if (full && !selftest_is("open-passwd/seccomp"))
 		landlock = sandbox_landlock(tcp_port, landlock_why, sizeof(landlock_why), err);
 	if (landlock < 0)

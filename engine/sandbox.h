@@ -13,11 +13,11 @@
 
 #include "config.h"
 
-#define SANDBOX_ERROR_SIZE 256
+#define SANDBOX_ERROR_SIZE   256
 #define SANDBOX_SUMMARY_SIZE 512
 
 /* The dedicated user, and the fallback when it does not exist. */
-#define SANDBOX_USER "_pam_authelia"
+#define SANDBOX_USER	      "_pam_authelia"
 #define SANDBOX_FALLBACK_USER "nobody"
 
 enum sandbox_mode {

@@ -58,12 +58,23 @@ struct sandbox_rule {
 	struct scmp_arg_cmp args[2]; /* op 0: unused */
 };
 
-#define ARG_EQ(n, value)	 {.arg = n, .op = SCMP_CMP_EQ, .datum_a = (value)}
-#define ARG_MASKED(n, mask, value) \
-	{.arg = n, .op = SCMP_CMP_MASKED_EQ, .datum_a = (mask), .datum_b = (value)}
-#define ALLOW(name, ...)  {.nr = SCMP_SYS(name), .action = SANDBOX_ALLOW, .args = {__VA_ARGS__}}
-#define REFUSE(name, ...) {.nr = SCMP_SYS(name), .action = SANDBOX_REFUSE, .args = {__VA_ARGS__}}
-#define SOCK_TYPE_MASK	  0xf /* SOCK_NONBLOCK and SOCK_CLOEXEC are flags above it */
+#define ARG_EQ(n, value)                                        \
+	{                                                       \
+		.arg = n, .op = SCMP_CMP_EQ, .datum_a = (value) \
+	}
+#define ARG_MASKED(n, mask, value)                                                        \
+	{                                                                                 \
+		.arg = n, .op = SCMP_CMP_MASKED_EQ, .datum_a = (mask), .datum_b = (value) \
+	}
+#define ALLOW(name, ...)                                                               \
+	{                                                                              \
+		.nr = SCMP_SYS(name), .action = SANDBOX_ALLOW, .args = { __VA_ARGS__ } \
+	}
+#define REFUSE(name, ...)                                                               \
+	{                                                                               \
+		.nr = SCMP_SYS(name), .action = SANDBOX_REFUSE, .args = { __VA_ARGS__ } \
+	}
+#define SOCK_TYPE_MASK 0xf /* SOCK_NONBLOCK and SOCK_CLOEXEC are flags above it */
 
 /*
  * Everything a login does after the sandbox is in place.  Anything else kills
@@ -243,8 +254,8 @@ static inline int sandbox_rules_add(scmp_filter_ctx ctx, const struct sandbox_ru
 		const struct sandbox_rule *rule = &rules[i];
 		struct scmp_arg_cmp args[2];
 		unsigned argc = 0;
-		uint32_t action = rule->action == SANDBOX_ALLOW ? SCMP_ACT_ALLOW
-								: SCMP_ACT_ERRNO(EACCES);
+		uint32_t action =
+		    rule->action == SANDBOX_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EACCES);
 		int rc;
 
 		if (rule->nr < 0)

@@ -35,8 +35,7 @@ SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE])
 	ok = SSL_CTX_load_verify_file(ctx, ca_cert);
 	if (!ok) {
 		unsigned long e = ERR_peek_last_error();
-		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s",
-			 ca_cert,
+		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s", ca_cert,
 			 e ? ERR_reason_error_string(e) : "unknown error");
 		ERR_clear_error();
 		SSL_CTX_free(ctx);

@@ -135,9 +135,8 @@ int main(int argc, char **argv)
 
 	X509_NAME_add_entry_by_txt(intermediate, "CN", MBSTRING_ASC,
 				   (const unsigned char *)"An Intermediate CA", -1, -1, 0);
-	static const char *const what[] = {
-	    "", "hashed directory: context, intermediate, root",
-	    "in memory: context, the same intermediate and root"};
+	static const char *const what[] = {"", "hashed directory: context, intermediate, root",
+					   "in memory: context, the same intermediate and root"};
 
 	if (v == NULL || runs <= 0)
 		return 2;
@@ -146,7 +145,8 @@ int main(int argc, char **argv)
 		int n = 0;
 
 		if (name == NULL) {
-			printf("%-11s (no CA bundle at %s)\n", names[kind], X509_get_default_cert_file());
+			printf("%-11s (no CA bundle at %s)\n", names[kind],
+			       X509_get_default_cert_file());
 			continue;
 		}
 		for (int i = 0; i < runs; i++) {

@@ -33,8 +33,7 @@ static X509 *make_cert(const char *cn, long version, EVP_PKEY *key, X509 *issuer
 
 	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"pam_authelia",
 				   -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-				   0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	/* A long name puts the subject (after an issuer as long) far into the
 	 * certificate. */
 	for (int i = 0; strcmp(cn, "Unit Root Long") == 0 && i < 8; i++)
