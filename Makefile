@@ -1,7 +1,9 @@
 # pam_authelia -- build, install and test.
 #   make            build/pam_authelia.so (the PAM module) and build/pam_authelia (the helper)
 #   make check      every test (installs missing Debian packages when run as root)
-#   make install    DESTDIR, PREFIX (default /usr) and PAMDIR are honoured
+#   make install    DESTDIR, PREFIX (default /usr), PAMDIR and MANDIR are honoured; as root
+#                   (without DESTDIR) it also creates the helper's system account _pam_authelia
+#   make deb        the Debian package libpam-authelia, built in build/deb/ (dpkg-buildpackage)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make bench      print latency numbers for the shim and the helper core, and
 #                   what the sandbox costs a login
@@ -15,7 +17,10 @@ PREFIX       ?= /usr
 BINDIR       ?= $(PREFIX)/bin
 # The directory that holds pam_unix.so on this system (multiarch aware).
 PAMDIR       ?= $(shell dirname "$$(find /lib /usr/lib /lib64 /usr/lib64 -name pam_unix.so -print -quit 2>/dev/null || true)" 2>/dev/null)
+MANDIR       ?= $(PREFIX)/share/man
 BUILD        := build
+# tools/deps.sh installs missing Debian packages; debian/rules turns it off.
+DEPS         ?= tools/deps.sh
 FUZZ_SECONDS ?= 20
 
 WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
@@ -37,7 +42,8 @@ SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 		shim/helper_process.c shim/relay.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
 		engine/http_client.c engine/authelia_api.c engine/qr.c engine/oidc.c \
-		engine/channel.c engine/session.c engine/ca_store.c engine/sandbox.c
+		engine/channel.c engine/session.c engine/secret_file.c \
+		engine/pam_file.c engine/doctor.c engine/ca_store.c engine/sandbox.c
 STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -47,13 +53,27 @@ SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
 .PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests fuzz fuzz-smoke \
-	check-exports install uninstall clean format
+	check-exports install uninstall clean format man deb
 .DEFAULT_GOAL := all
 
-all: deps $(BUILD)/pam_authelia.so $(BUILD)/pam_authelia
+MANPAGES := $(BUILD)/man/pam_authelia.8 $(BUILD)/man/pam_authelia.1
+
+all: deps $(BUILD)/pam_authelia.so $(BUILD)/pam_authelia $(MANPAGES)
 
 deps:
-	@tools/deps.sh
+	@$(DEPS)
+
+# --- manual pages: scdoc sources in man/ ---
+$(BUILD)/man/%: man/%.scd | deps
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@
+
+man: $(MANPAGES)
+
+# --- the Debian package, built from a copy of the tree so that nothing lands in
+# the tree's parent directory: build/deb/libpam-authelia_*.deb ---
+deb: deps
+	@tools/build_deb.sh
 
 # --- the PAM module: PIC, libc + libpam only, exports pam_sm_* only ---
 $(BUILD)/obj/shim/%.o: %.c $(wildcard shim/*.h protocol/*.h) | deps
@@ -167,15 +187,18 @@ check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_ap
 
 install: all
 	@[ -n "$(PAMDIR)" ] || { echo "cannot find pam_unix.so; give PAMDIR=" >&2; exit 1; }
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PAMDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PAMDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/pam_authelia $(DESTDIR)$(BINDIR)/pam_authelia
 	install -m 0644 $(BUILD)/pam_authelia.so $(DESTDIR)$(PAMDIR)/pam_authelia.so
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then tools/add_system_user.sh; \
-	else echo "note: the helper's user _pam_authelia is created by make install as root" \
-		"without DESTDIR (or the package); until then the helper runs as nobody"; fi
+	install -m 0644 $(BUILD)/man/pam_authelia.1 $(DESTDIR)$(MANDIR)/man1/pam_authelia.1
+	install -m 0644 $(BUILD)/man/pam_authelia.8 $(DESTDIR)$(MANDIR)/man8/pam_authelia.8
+	@tools/system_account.sh "$(DESTDIR)"
 
+# (the system account stays: files it owns may remain, as Debian policy says)
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/pam_authelia $(DESTDIR)$(PAMDIR)/pam_authelia.so
+	rm -f $(DESTDIR)$(BINDIR)/pam_authelia $(DESTDIR)$(PAMDIR)/pam_authelia.so \
+		$(DESTDIR)$(MANDIR)/man1/pam_authelia.1 $(DESTDIR)$(MANDIR)/man8/pam_authelia.8
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -61,8 +61,10 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 		goto unavailable;
 	}
 	if (status == 429) {
-		snprintf(reason, AUTHELIA_REASON_SIZE,
-			 "%s rate limited by Authelia (response status=429)", what);
+		snprintf(
+		    reason, AUTHELIA_REASON_SIZE,
+		    "%s rate limited by Authelia server, try again later (response status=429)",
+		    what);
 		goto refused;
 	}
 	if (status != 200) {

@@ -3,6 +3,7 @@
  * URLs are parsed by libevent's URI parser, not by hand.
  */
 #include "config.h"
+#include "secret_file.h"
 #include "secure_alloc.h"
 
 #include <event2/http.h>
@@ -62,6 +63,7 @@ void config_free(struct config *config)
 	free(config->ca_cert);
 	free(config->oauth2_client_id);
 	secret_free(&config->oauth2_client_secret);
+	free(config->oauth2_client_secret_file);
 	free(config->oauth2_scope);
 	memset(config, 0, sizeof(*config));
 }
@@ -296,6 +298,10 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		return 0;
 	case OPT_OAUTH2_CLIENT_SECRET:
 		config->oauth2_client_secret = secret_dup(value, strlen(value));
+		config->secret_inline = true;
+		return 0;
+	case OPT_OAUTH2_CLIENT_SECRET_FILE:
+		config->oauth2_client_secret_file = strdup(value);
 		return 0;
 	case OPT_OAUTH2_SCOPE:
 		return set_scope(config, value, err);
@@ -357,20 +363,35 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 		snprintf(err, OPTION_ERROR_SIZE, "--oauth2-scope must include authelia.pam");
 		return -1;
 	}
+	if (config->secret_inline && config->oauth2_client_secret_file != NULL) {
+		snprintf(
+		    err, OPTION_ERROR_SIZE,
+		    "oauth2-client-secret and oauth2-client-secret-file are mutually exclusive: "
+		    "keep oauth2-client-secret-file");
+		return -1;
+	}
+	if (config->oauth2_client_secret_file != NULL && config->oauth2_client_secret == NULL) {
+		config->oauth2_client_secret =
+		    secret_file_read(config->oauth2_client_secret_file, err);
+		if (config->oauth2_client_secret == NULL)
+			return -1;
+	}
 	/* The guide's client sends its secret in the form; a public client has none. */
 	if (!config->client_auth_set)
 		config->client_auth =
 		    config->oauth2_client_secret ? CLIENT_AUTH_POST : CLIENT_AUTH_NONE;
 	if (config->client_auth != CLIENT_AUTH_NONE && config->oauth2_client_secret == NULL) {
 		snprintf(err, OPTION_ERROR_SIZE,
-			 "oauth2-client-auth-method=%s needs oauth2-client-secret",
+			 "oauth2-client-auth-method=%s needs oauth2-client-secret-file (or "
+			 "oauth2-client-secret)",
 			 client_auth_name(config->client_auth));
 		return -1;
 	}
 	if (config->client_auth == CLIENT_AUTH_NONE && config->oauth2_client_secret != NULL) {
 		snprintf(err, OPTION_ERROR_SIZE,
-			 "oauth2-client-auth-method=none is for public clients: remove "
-			 "oauth2-client-secret");
+			 "oauth2-client-auth-method=none is for public clients: remove %s",
+			 config->secret_inline ? "oauth2-client-secret"
+					       : "oauth2-client-secret-file");
 		return -1;
 	}
 	if (config->method_count == 0) {

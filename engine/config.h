@@ -47,8 +47,10 @@ struct config {
 	enum method methods[CONFIG_MAX_METHODS];
 	size_t method_count; /* 0: the user's preference ("user") */
 	char *oauth2_client_id;
-	char *oauth2_client_secret; /* secret */
-	char *oauth2_scope;	    /* space-separated */
+	char *oauth2_client_secret; /* secret, from the file or the option */
+	char *oauth2_client_secret_file;
+	bool secret_inline; /* oauth2-client-secret= in the PAM file: warn */
+	char *oauth2_scope; /* space-separated */
 	enum client_auth client_auth;
 	bool client_auth_set;
 	bool qr;

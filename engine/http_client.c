@@ -413,6 +413,7 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 		if (strcasecmp(kv->key, "Set-Cookie") == 0)
 			http_keep_cookie(client, kv->value);
 	}
+	response.date = evhttp_find_header(evhttp_request_get_input_headers(req), "Date");
 	input = evhttp_request_get_input_buffer(req);
 	response.body_len = evbuffer_get_length(input);
 	body = malloc(response.body_len + 1);

@@ -43,6 +43,7 @@ struct http_response {
 	const char *error; /* why no response arrived (connection, TLS, timeout) */
 	const char *body;
 	size_t body_len;
+	const char *date; /* the Date header, or NULL (pam_authelia --check compares clocks) */
 };
 
 typedef void (*http_response_cb)(const struct http_response *response, void *arg);

@@ -58,6 +58,7 @@ static void log_write(int priority, const char *fmt, va_list ap)
 	}
 
 LOG_FUNCTION(log_error, LOG_ERR)
+LOG_FUNCTION(log_warning, LOG_WARNING)
 LOG_FUNCTION(log_notice, LOG_NOTICE)
 LOG_FUNCTION(log_info, LOG_INFO)
 

@@ -14,6 +14,7 @@ void log_open(bool also_stderr);
 void log_set_debug(bool debug);
 bool log_debug_enabled(void);
 void log_error(const char *fmt, ...) LOG_FORMAT(1, 2);
+void log_warning(const char *fmt, ...) LOG_FORMAT(1, 2);
 void log_notice(const char *fmt, ...) LOG_FORMAT(1, 2);
 void log_info(const char *fmt, ...) LOG_FORMAT(1, 2);
 void log_debug(const char *fmt, ...) LOG_FORMAT(1, 2);

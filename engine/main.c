@@ -10,6 +10,7 @@
  * line.
  */
 #include "config.h"
+#include "doctor.h"
 #include "log.h"
 #include "sandbox.h"
 #include "secure_alloc.h"
@@ -53,11 +54,13 @@ static int usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
+	    "usage: pam_authelia --check [--pam-file FILE] [--sshd-config FILE]\n"
+	    "       pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
 	    "                    [--ca-cert FILE] [--timeout SECONDS] [--method-priority LIST]\n"
 	    "                    [--oauth2-client-id ID] [--oauth2-scope LIST] [--debug]\n"
 	    "       pam_authelia --version\n"
-	    "Validates the options of a pam_authelia.so line the way a login does.\n"
+	    "The first form checks this host (PAM files, sshd, Authelia): see pam_authelia(1).\n"
+	    "The second validates the options of one pam_authelia.so line the way a login does.\n"
 	    "Without arguments it speaks the module's framed protocol on fds 0 and 1.\n");
 	return 2;
 }
@@ -187,6 +190,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (argc > 1 && doctor_wanted(argc, argv))
+		return doctor_main(argc, argv);
 	if (argc > 1)
 		return run_by_hand(argc, argv);
 	/* The module started us: die with it (the shim set this too, before exec). */

@@ -419,7 +419,9 @@ static int sandbox_landlock(int tcp_port, char *why, size_t whylen, char *err)
 		return -1;
 	}
 	close(fd);
-	if (abi >= 4)
+	if (abi >= 4 && tcp_port <= 0)
+		snprintf(why, whylen, "ABI %ld: no file access, no TCP connect", abi);
+	else if (abi >= 4)
 		snprintf(why, whylen, "ABI %ld: no file access, TCP connect to port %d only", abi,
 			 tcp_port);
 	else

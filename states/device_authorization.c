@@ -9,6 +9,10 @@
 #include "../engine/session.h"
 
 #include <stdio.h>
+#include <string.h>
+
+/* The reference module's words for these failures; our reason follows. */
+#define INITIATE_FAILED "failed to initiate device authorization"
 
 static void device_authorization_enter(struct session *session);
 static void device_authorization_http(struct session *session,
@@ -38,30 +42,38 @@ static void device_authorization_http(struct session *session, const struct http
 
 	if (response->error != NULL) {
 		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
-			     "device authorization request failed: %s", response->error);
+			     INITIATE_FAILED ": device authorization request failed: %s",
+			     response->error);
 		return;
 	}
 	log_debug("device authorization response status=%d", response->status);
 	if (response->status == 400 || response->status == 401) {
 		/* invalid_client, invalid_scope, a client without the device grant */
 		machine_fail(session, RESULT_SERVICE_ERR,
-			     "device authorization response status=%d: check oauth2-client-id, "
-			     "oauth2-client-secret, oauth2-client-auth-method and oauth2-scope "
+			     INITIATE_FAILED
+			     ": device authorization response status=%d: check "
+			     "oauth2-client-id, oauth2-client-secret, oauth2-client-auth-method "
+			     "and oauth2-scope "
 			     "against the client Authelia has",
 			     response->status);
 		return;
 	}
 	if (response->status != 200) {
-		machine_fail(session,
-			     response->status >= 500 || response->status < 400
-				 ? RESULT_AUTHINFO_UNAVAIL
-				 : RESULT_AUTH_ERR,
-			     "device authorization response status=%d", response->status);
+		machine_fail(
+		    session,
+		    response->status >= 500 || response->status < 400 ? RESULT_AUTHINFO_UNAVAIL
+								      : RESULT_AUTH_ERR,
+		    INITIATE_FAILED ": device authorization response status=%d", response->status);
 		return;
 	}
 	if (oidc_read_device_grant(response->body, response->body_len, &session->config,
 				   &device->grant, err) != 0) {
-		machine_fail(session, RESULT_AUTH_ERR, "device authorization: %s", err);
+		/* oidc_check_verification_url's reasons all start "verification URL" */
+		machine_fail(session, RESULT_AUTH_ERR, "%s: %s",
+			     strncmp(err, "verification URL", 16) == 0
+				 ? "device authorization returned an invalid verification URL"
+				 : INITIATE_FAILED ": device authorization",
+			     err);
 		return;
 	}
 	device->interval = device->grant.interval;

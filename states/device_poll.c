@@ -1,12 +1,14 @@
 /*
- * device_poll.c -- shows the user one prompt (the verification URL and user
- * code in plain text, the QR code, "Approve on your device, then press
- * Enter.") and polls the token endpoint in the background from the start,
- * every `interval` seconds: authorization_pending keeps polling, slow_down and
- * 429 add 5 s, access_denied and expired_token end the login, and so does our
- * own deadline at expires_in (Authelia keeps answering authorization_pending
- * for an expired code).  Enter polls at once when no poll is in flight and the
- * interval has passed; never sooner (RFC 8628 3.4).
+ * device_poll.c -- shows the user one prompt (the reference module's "Scan the
+ * QR code below or visit the URL to approve.", the verification URL and user
+ * code in plain text, readable in any locale, the QR code, then "Approve on
+ * your device, then press Enter.") and polls the token endpoint in the
+ * background from the start, every `interval` seconds: authorization_pending
+ * keeps polling, slow_down and 429 add 5 s, access_denied and expired_token
+ * end the login, and so does our own deadline at expires_in (Authelia keeps
+ * answering authorization_pending for an expired code).  Enter polls at once
+ * when no poll is in flight and the interval has passed; never sooner (RFC
+ * 8628 3.4).
  * Meanwhile OIDC discovery and the JWKS are fetched on the same connection, so
  * that after the tokens only the userinfo call remains.
  */
@@ -19,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The reference module's sentences: operators' scripts match on them. */
+#define DEVICE_SCAN	    "Scan the QR code below or visit the URL to approve."
+#define DEVICE_VISIT	    "Visit the URL to approve." /* qr=off */
 #define DEVICE_APPROVE	    "Approve on your device, then press Enter."
 #define DEVICE_NOT_YET	    "Not approved yet. " DEVICE_APPROVE
 #define DEVICE_BACK_OFF	    5 /* seconds added on slow_down and 429 */
@@ -62,7 +67,9 @@ static bool device_expired(struct session *session)
 {
 	if (ms_until(session, &session->device.deadline) > 0)
 		return false;
-	machine_fail(session, RESULT_AUTH_ERR, "device authorization token expired");
+	machine_fail(session, RESULT_AUTH_ERR,
+		     "device authorization token expired: device authorization expired before "
+		     "user approval (expires_in passed)");
 	return true;
 }
 
@@ -101,7 +108,7 @@ static char *device_prompt_text(struct session *session)
 	char *qr = session->config.qr ? qr_render(grant->verification_url) : NULL;
 	char *text = NULL;
 
-	if (asprintf(&text, "To approve this login, open:\n%s\nand check the code: %s\n%s%s%s",
+	if (asprintf(&text, "%s\n%s\nCode: %s\n%s%s%s", qr ? DEVICE_SCAN : DEVICE_VISIT,
 		     grant->verification_url, grant->user_code, qr ? qr : "", qr ? "\n" : "",
 		     DEVICE_APPROVE) < 0)
 		text = NULL;
@@ -175,7 +182,7 @@ static void device_poll_result(struct session *session, const struct http_respon
 	}
 	outcome = oidc_read_token_response(response->status, response->body, response->body_len,
 					   &device->tokens, err);
-	log_debug("token poll: %s", err);
+	log_debug("device %s", err); /* the reference's "device token response status=…" */
 	switch (outcome) {
 	case POLL_TOKENS:
 		device->have_tokens = true;
@@ -204,7 +211,7 @@ static void device_poll_result(struct session *session, const struct http_respon
 		return;
 	case POLL_CLIENT:
 		machine_fail(session, RESULT_SERVICE_ERR,
-			     "device authorization: the token endpoint refused the client (%s): "
+			     "device token error: the token endpoint refused the client (%s): "
 			     "check oauth2-client-id, oauth2-client-secret and "
 			     "oauth2-client-auth-method",
 			     err);
@@ -212,7 +219,7 @@ static void device_poll_result(struct session *session, const struct http_respon
 	case POLL_FAILED:
 		machine_fail(session,
 			     response->status >= 500 ? RESULT_AUTHINFO_UNAVAIL : RESULT_AUTH_ERR,
-			     "device authorization failed: %s", err);
+			     "device token error: device authorization failed: %s", err);
 		return;
 	}
 }

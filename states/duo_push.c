@@ -15,7 +15,8 @@
 
 #include <stdio.h>
 
-#define DUO_PROMPT "Approve the Duo push sent to your phone, then press Enter: "
+/* The reference module's info text, as a prompt (see above). */
+#define DUO_PROMPT "Duo Push sent, approve on your device, then press Enter: "
 
 static void duo_push_enter(struct session *session);
 static int duo_push_frame(struct session *session, const struct frame *frame);
@@ -56,15 +57,15 @@ static void duo_push_http(struct session *session, const struct http_response *r
 	const char *outcome = NULL;
 	int rc;
 
-	if (!machine_reply(session, response, "Duo push", &reply))
+	if (!machine_reply_factor(session, response, "duo push", DUO_FAILED, &reply))
 		return;
 	rc = json_get_string(reply.data, "result", "data.result", &outcome, err);
 	if (rc == 0) {
 		snprintf(shown, sizeof(shown), "%.16s", outcome);
 		authelia_reply_free(&reply);
 		machine_fail(session, RESULT_AUTH_ERR,
-			     "Duo push not completed: Authelia answered result \"%s\" without a "
-			     "second factor",
+			     DUO_FAILED ": Duo push not completed: Authelia answered result \"%s\" "
+					"without a second factor",
 			     shown);
 		return;
 	}

@@ -34,7 +34,8 @@ static void first_factor_enter(struct session *session)
 	if (body == NULL) {
 		secret_free(&session->authtok);
 		machine_fail(session, RESULT_AUTH_ERR,
-			     "user name or password for user \"%s\" is not valid UTF-8",
+			     FIRST_FACTOR_FAILED
+			     ": user name or password for user \"%s\" is not valid UTF-8",
 			     session->user);
 		return;
 	}
@@ -52,7 +53,7 @@ static void first_factor_http(struct session *session, const struct http_respons
 	char what[128];
 
 	snprintf(what, sizeof(what), "first factor for user \"%s\"", session->user);
-	if (!machine_reply(session, response, what, &reply))
+	if (!machine_reply_factor(session, response, what, FIRST_FACTOR_FAILED, &reply))
 		return;
 	authelia_reply_free(&reply);
 	if (session->config.auth_level == AUTH_LEVEL_1FA) {

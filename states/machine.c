@@ -162,12 +162,23 @@ void machine_http(struct session *session, const struct http_response *response)
 bool machine_reply(struct session *session, const struct http_response *response, const char *what,
 		   struct authelia_reply *reply)
 {
+	return machine_reply_factor(session, response, what, NULL, reply);
+}
+
+bool machine_reply_factor(struct session *session, const struct http_response *response,
+			  const char *what, const char *refused, struct authelia_reply *reply)
+{
 	char reason[AUTHELIA_REASON_SIZE];
 	enum auth_result result = authelia_reply_read(response, what, reply, reason);
 
-	if (result != RESULT_SUCCESS)
+	if (result == RESULT_SUCCESS)
+		return true;
+	if (refused != NULL && result == RESULT_AUTH_ERR && response->error == NULL &&
+	    response->status != 429)
+		machine_fail(session, result, "%s: %s", refused, reason);
+	else
 		machine_fail(session, result, "%s", reason);
-	return result == RESULT_SUCCESS;
+	return false;
 }
 
 void machine_timer(struct session *session)

@@ -96,6 +96,19 @@ struct authelia_reply;
 bool machine_reply(struct session *session, const struct http_response *response, const char *what,
 		   struct authelia_reply *reply);
 
+/*
+ * The same, for a factor: when Authelia refused it (401, 403, another 4xx but
+ * 429, or 200 with a KO status), the line starts with the reference module's
+ * words for that refusal, which operators grep for ("first factor
+ * authentication failed", "TOTP authentication failed", "duo push
+ * authentication failed"), and our reason follows after ": ".
+ */
+#define FIRST_FACTOR_FAILED "first factor authentication failed"
+#define TOTP_FAILED	    "TOTP authentication failed"
+#define DUO_FAILED	    "duo push authentication failed"
+bool machine_reply_factor(struct session *session, const struct http_response *response,
+			  const char *what, const char *refused, struct authelia_reply *reply);
+
 /* Events from the loop. */
 void machine_frame(struct session *session, const struct frame *frame);
 void machine_http(struct session *session, const struct http_response *response);

@@ -28,7 +28,8 @@ static int password_prompt_frame(struct session *session, const struct frame *fr
 	case FRAME_REPLY:
 		/* Authelia refuses an empty password; no request is needed to know. */
 		if (frame->len == 0) {
-			machine_fail(session, RESULT_AUTH_ERR, "empty password for user \"%s\"",
+			machine_fail(session, RESULT_AUTH_ERR,
+				     FIRST_FACTOR_FAILED ": empty password for user \"%s\"",
 				     session->user);
 			return 0;
 		}

@@ -67,10 +67,15 @@ static void receive_start(struct session *session)
 		return;
 	}
 	if (config_finish(&session->config, err) != 0) {
-		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
 		return;
 	}
 	log_set_debug(session->config.debug);
+	if (session->config.secret_inline)
+		log_warning(
+		    "oauth2-client-secret= is readable by every local user in the PAM file; "
+		    "move the secret to a root-only file (chmod 600) and use "
+		    "oauth2-client-secret-file= instead");
 	session->tls = tls_context_new(session->config.ca_cert, err);
 	if (session->tls == NULL) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
@@ -134,7 +139,7 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 		/* secret_dup: the argument may be oauth2-client-secret=... */
 		argument = secret_dup(frame->payload, frame->len);
 		if (argument != NULL && config_apply(&session->config, argument, err) != 0)
-			machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+			machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
 		secret_free(&argument);
 		return 0;
 	case FRAME_SERVICE:

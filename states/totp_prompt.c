@@ -48,7 +48,7 @@ static int totp_prompt_frame(struct session *session, const struct frame *frame)
 	if (!valid || (digits != 6 && digits != 8)) {
 		explicit_bzero(code, sizeof(code));
 		machine_fail(session, RESULT_AUTH_ERR,
-			     "TOTP code refused before sending: it must be 6 or 8 digits");
+			     "TOTP code must be 6 or 8 digits: refused before sending");
 		return 0;
 	}
 	session->totp_code = secret_dup(code, digits);

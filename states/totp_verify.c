@@ -36,7 +36,7 @@ static void totp_verify_http(struct session *session, const struct http_response
 {
 	struct authelia_reply reply;
 
-	if (!machine_reply(session, response, "TOTP", &reply))
+	if (!machine_reply_factor(session, response, "TOTP", TOTP_FAILED, &reply))
 		return;
 	authelia_reply_free(&reply);
 	session->required_level = 2;

@@ -62,12 +62,12 @@ static void user_info_http(struct session *session, const struct http_response *
 	char err[JSON_ERROR_SIZE];
 	struct user_info *info = &session->user_info;
 
-	if (!machine_reply(session, response, "user info", &reply))
+	if (!machine_reply(session, response, "user info fetch failed: user info", &reply))
 		return;
 	if (user_info_read(reply.data, info, err) != 0) {
 		authelia_reply_free(&reply);
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL, "user info: malformed response: %s",
-			     err);
+		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
+			     "user info fetch failed: user info: malformed response: %s", err);
 		return;
 	}
 	authelia_reply_free(&reply);

@@ -61,7 +61,9 @@ suite binaries count_summary tests/check_binaries.sh build/pam_authelia.so build
 suite integration count_summary tests/run_integration.sh
 suite integration-asan count_summary env PAM_AUTHELIA_HELPER="$PWD/build/san/pam_authelia" \
 	tests/run_integration.sh tests/integration/test_helper.py tests/integration/test_flows.py \
-	tests/integration/test_device.py tests/integration/test_sshd.py
+	tests/integration/test_device.py tests/integration/test_sshd.py \
+	tests/integration/test_reference_texts.py tests/integration/test_upstream_pam_suite.py \
+	tests/integration/test_doctor.py tests/integration/test_secret_file.py
 suite shim-valgrind count_summary env \
 	PAM_AUTHELIA_APP_PREFIX="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	tests/run_integration.sh tests/integration/test_shim.py

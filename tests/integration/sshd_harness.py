@@ -29,8 +29,9 @@ def free_port():
 
 
 class Sshd:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, password=PASSWORD):
         self.dir = tmp
+        self.password = password  # every user's local (pam_unix) password
         self.port = free_port()
         self.pam_file = tmp / "pam-sshd"
         self.log = tmp / "sshd.log"
@@ -65,7 +66,7 @@ ForceCommand echo LOGIN-OK user=$(id -un)
         passwd = Path("/etc/passwd").read_text()
         group = Path("/etc/group").read_text()
         shadow = Path("/etc/shadow").read_text()
-        hashed = subprocess.run(["openssl", "passwd", "-6", PASSWORD], capture_output=True,
+        hashed = subprocess.run(["openssl", "passwd", "-6", self.password], capture_output=True,
                                 text=True, check=True).stdout.strip()
         for i, user in enumerate(USERS):
             uid = 42000 + i

@@ -11,6 +11,7 @@ import pytest
 from conftest import HELPER, wait_gone
 
 APPROVE = "Approve on your device, then press Enter."
+SCAN = "Scan the QR code below or visit the URL to approve."  # the reference module's words
 
 
 def device_args(authelia, certs, extra=""):
@@ -40,11 +41,12 @@ def test_approved_by_the_right_user(login, authelia, certs, syslog):
     assert style == "echo_on"  # no password prompt: device first
     lines = text.split("\n")
     url = next(r for r in authelia.requests if r["path"] == "/api/oidc/device-authorization")
-    assert lines[0] == "To approve this login, open:"
+    # URL and code readable first, then the QR code, then what to do
+    assert lines[0] == SCAN
     assert lines[1].startswith(f"https://localhost:{authelia.port}/consent/openid/"
                                "device-authorization?user_code=")
     code = lines[1].rsplit("=", 1)[1]
-    assert lines[2] == f"and check the code: {code}"
+    assert lines[2] == f"Code: {code}"
     assert lines[-1] == APPROVE
     assert set("".join(lines[3:-1])) <= set(" \u2580\u2584\u2588")  # the QR code
     l.answer("")
@@ -113,6 +115,8 @@ def test_qr_off(login, authelia, certs):
     l = start(login, authelia, certs, "qr=off")
     _, text = l.conv()
     assert text.count("\n") == 3 and "\u2588" not in text
+    assert text.startswith("Visit the URL to approve.\nhttps://")  # no QR code to scan
+    assert text.endswith(APPROVE)
     l.answer("")
     assert l.result()[0] == "PAM_SUCCESS"
 
@@ -203,7 +207,8 @@ def test_our_own_deadline_at_expires_in(login, authelia, certs, syslog):
     helper = l.wait_helper()
     gone = wait_gone(helper, 5.0)
     assert gone is not None and gone < 3.0
-    assert "device authorization token expired" in syslog.texts()
+    assert ("device authorization token expired: device authorization expired before user "
+            "approval (expires_in passed)") in syslog.texts()
     assert_no_poll_after(authelia)
     l.answer("")
     assert l.result()[0] == "PAM_AUTH_ERR"
@@ -326,7 +331,7 @@ def test_verification_url_attacks_fail_before_showing_anything(login, authelia, 
     authelia.oidc.verification_attack = attack
     l = start(login, authelia, certs)
     assert l.result()[0] == "PAM_AUTH_ERR"  # no prompt was shown
-    assert f"device authorization: {line}" in syslog.texts()
+    assert f"device authorization returned an invalid verification URL: {line}" in syslog.texts()
     assert polls(authelia) == []
 
 

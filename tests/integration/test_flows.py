@@ -9,7 +9,7 @@ import pytest
 
 from conftest import HELPER, wait_gone
 
-DUO_PROMPT = "Approve the Duo push sent to your phone, then press Enter: "
+DUO_PROMPT = "Duo Push sent, approve on your device, then press Enter: "
 
 
 def args(authelia, certs, extra=""):
@@ -53,7 +53,8 @@ def test_1fa_wrong_password(login, authelia, certs, syslog):
     authelia.add_user("john", "pw-john")
     l = password_login(login, authelia, certs, "auth-level=1FA", password="wrong")
     assert l.result()[0] == "PAM_AUTH_ERR"
-    assert 'first factor for user "john" refused (response status=401)' in syslog.texts()
+    assert ('first factor authentication failed: first factor for user "john" refused '
+            '(response status=401)') in syslog.texts()
     assert 'response status=401 status_field="KO"' in syslog.texts()
     assert api_paths(authelia) == ["/api/firstfactor"]
 
@@ -165,7 +166,7 @@ def test_totp_wrong_code(login, authelia, certs, syslog):
     l.conv()
     l.answer(str((int(code) + 1) % 1000000).zfill(6))
     assert l.result()[0] == "PAM_AUTH_ERR"
-    assert "TOTP refused (response status=403)" in syslog.texts()
+    assert "TOTP authentication failed: TOTP refused (response status=403)" in syslog.texts()
 
 
 def test_totp_replay_is_refused(login, authelia, certs):
@@ -185,7 +186,7 @@ def test_malformed_totp_is_refused_before_any_request(login, authelia, certs, sy
     l.conv()
     l.answer(typed)
     assert l.result()[0] == "PAM_AUTH_ERR"
-    assert "TOTP code refused before sending: it must be 6 or 8 digits" in syslog.texts()
+    assert "TOTP code must be 6 or 8 digits: refused before sending" in syslog.texts()
     assert "/api/secondfactor/totp" not in authelia.paths()
 
 
@@ -206,7 +207,7 @@ def test_totp_rate_limited(login, authelia, certs, syslog):
     assert l.result()[0] == "PAM_AUTH_ERR"
     texts = syslog.texts()
     assert "response status=429 status_field=\"KO\"" in texts
-    assert "TOTP rate limited by Authelia (response status=429)" in texts
+    assert "TOTP rate limited by Authelia server, try again later (response status=429)" in texts
 
 
 def test_conversation_failure_at_the_totp_prompt(login, authelia, certs, syslog):
@@ -264,11 +265,14 @@ def test_duo_enter_before_approval_waits_for_the_push(login, authelia, certs):
 
 
 @pytest.mark.parametrize("outcome,line", [
-    ("deny-push", "Duo push refused (response status=401)"),
-    ("deny-stored", "Duo push refused (response status=401)"),
-    ("enroll", 'Duo push not completed: Authelia answered result "enroll" without a second factor'),
-    ("deny", 'Duo push not completed: Authelia answered result "deny" without a second factor'),
-    ("auth", 'Duo push not completed: Authelia answered result "auth" without a second factor'),
+    ("deny-push", "duo push authentication failed: duo push refused (response status=401)"),
+    ("deny-stored", "duo push authentication failed: duo push refused (response status=401)"),
+    ("enroll", 'duo push authentication failed: Duo push not completed: Authelia answered '
+                'result "enroll" without a second factor'),
+    ("deny", 'duo push authentication failed: Duo push not completed: Authelia answered '
+                'result "deny" without a second factor'),
+    ("auth", 'duo push authentication failed: Duo push not completed: Authelia answered '
+                'result "auth" without a second factor'),
 ])
 def test_duo_push_refused(login, authelia, certs, syslog, outcome, line):
     authelia.add_user("john", "pw-john", duo_device=True, duo_outcome=outcome)
@@ -367,17 +371,18 @@ def test_totp_preference_without_totp_falls_through(login, authelia, certs, sysl
     ("/api/firstfactor", dict(status=200, body=b'{"status":"KO","status":"OK"}'),
      "PAM_AUTHINFO_UNAVAIL", "malformed JSON: repeated key"),
     ("/api/firstfactor", dict(status=200, body=b'{"status":"KO","message":"Operation failed."}'),
-     "PAM_AUTH_ERR", 'first factor for user "john" refused (response status=200 status_field="KO")'),
+     "PAM_AUTH_ERR", 'first factor authentication failed: first factor for user "john" refused '
+     '(response status=200 status_field="KO")'),
     ("/api/firstfactor", dict(status=200, body=b'{"status":"OK","data":[]}'),
      "PAM_AUTHINFO_UNAVAIL", "field data is an array, not an object"),
     ("/api/user/info", dict(status=200, body=b'{"status":"OK","data":{"method":"totp",'
                             b'"has_totp":"yes","has_webauthn":false,"has_duo":false}}'),
-     "PAM_AUTHINFO_UNAVAIL", "user info: malformed response: field data.has_totp is a string, not a boolean"),
+     "PAM_AUTHINFO_UNAVAIL", "user info fetch failed: user info: malformed response: field data.has_totp is a string, not a boolean"),
     ("/api/user/info", dict(status=200, body=b'{"status":"OK","data":{"method":"totp"}}'),
-     "PAM_AUTHINFO_UNAVAIL", "user info: malformed response"),
+     "PAM_AUTHINFO_UNAVAIL", "user info fetch failed: user info: malformed response"),
     ("/api/user/info", dict(status=200, body=b'{"status":"OK","data":{"method":"sms",'
                             b'"has_totp":true,"has_webauthn":false,"has_duo":false}}'),
-     "PAM_AUTHINFO_UNAVAIL", "user info: malformed response: unknown data.method"),
+     "PAM_AUTHINFO_UNAVAIL", "user info fetch failed: user info: malformed response: unknown data.method"),
     ("/api/firstfactor", dict(status=200, body=b'{"status":"OK","x":"' + b"a" * 100000 + b'"}'),
      "PAM_AUTHINFO_UNAVAIL", "response larger than 64 KiB"),
     ("/api/firstfactor", dict(status=302, headers={"Location": "https://evil.example/"}),
@@ -473,7 +478,7 @@ def test_untrusted_certificates(login, certs, syslog, bad_tls_server, cert, ca, 
 def test_http_url_is_refused(login, authelia, certs, syslog):
     l = login(f"binary={HELPER} url=http://localhost:{authelia.port} auth-level=1FA")
     assert l.result()[0] == "PAM_SERVICE_ERR"
-    assert 'URL scheme must be https, got "http"' in syslog.texts()
+    assert 'configuration error: URL scheme must be https, got "http"' in syslog.texts()
     assert authelia.requests == []
 
 

@@ -126,7 +126,7 @@ def test_empty_password_is_refused_without_a_request(login, syslog):
     l.conv()
     l.answer("")
     assert l.result()[0] == "PAM_AUTH_ERR"
-    assert 'empty password for user "john"' in syslog.texts()
+    assert 'first factor authentication failed: empty password for user "john"' in syslog.texts()
 
 
 def test_conversation_failure_at_the_password_prompt(login, syslog):

@@ -6,6 +6,7 @@ run (sshd_harness.py)."""
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -13,9 +14,10 @@ import pexpect
 import pytest
 
 from conftest import HELPER, SHIM, wait_gone
+from test_device import _qr_to_pgm
 from sshd_harness import PASSWORD, Sshd, helper_pids, login, wait_for_helper
 
-DUO = "Approve the Duo push sent to your phone, then press Enter: "
+DUO = "Duo Push sent, approve on your device, then press Enter: "
 APPROVE = "Approve on your device, then press Enter."
 
 
@@ -165,7 +167,7 @@ def _ssh(port, user, locale):
 
 
 @pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
-def test_device_prompt_in_the_ssh_client(sshd, authelia, certs, locale):
+def test_device_prompt_in_the_ssh_client(sshd, authelia, certs, locale, tmp_path):
     authelia.oidc.interval = 1
     authelia.oidc.device_script = {"action": "never"}
     sshd.configure(stack(authelia, certs, "method-priority=device_authorization "
@@ -176,9 +178,22 @@ def test_device_prompt_in_the_ssh_client(sshd, authelia, certs, locale):
     seen = c.before.decode("utf-8", errors="replace")
     url = re.search(r"https://localhost:\d+/consent/openid/device-authorization\?user_code=([A-Z]{8})", seen)
     assert url, seen  # the URL and the user code stay readable in any locale
-    assert f"and check the code: {url.group(1)}" in seen
+    assert f"Code: {url.group(1)}" in seen
+    # the reference module's sentences, in the order that serves the user: what to open and
+    # the code first (readable in any locale), then the QR code, then what to do
+    scan = seen.index("Scan the QR code below or visit the URL to approve.")
+    assert scan < url.start() < seen.index(f"Code: {url.group(1)}")
     if locale == "C.UTF-8":
         assert "\u2588" in seen and "\u2580" in seen  # the QR code arrives intact
+        # ... and what the terminal shows still decodes to the URL
+        qr = [l for l in seen.replace("\r", "").split("\n")
+              if len(l) > 20 and set(l) <= set(" \u2580\u2584\u2588")]
+        assert qr and len({len(l) for l in qr}) == 1, seen
+        assert seen.index(qr[0]) > seen.index(f"Code: {url.group(1)}")
+        _qr_to_pgm(qr, tmp_path / "qr.pgm")
+        out = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "qr.pgm")],
+                             capture_output=True, text=True)
+        assert out.stdout.strip() == url.group(0)
     else:
         assert "\\342\\226" in seen  # OpenSSH escapes what the locale cannot show
     c.close(force=True)

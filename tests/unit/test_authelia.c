@@ -111,7 +111,7 @@ static void test_answers_are_classified(void **state)
 	    {401, "{\"status\":\"KO\"}", RESULT_AUTH_ERR, "TOTP refused (response status=401)"},
 	    {400, "{\"status\":\"KO\"}", RESULT_AUTH_ERR, "TOTP refused (response status=400)"},
 	    {429, "{\"status\":\"KO\",\"message\":\"Too Many Requests\"}", RESULT_AUTH_ERR,
-	     "TOTP rate limited by Authelia (response status=429)"},
+	     "TOTP rate limited by Authelia server, try again later (response status=429)"},
 	    {302, "", RESULT_AUTHINFO_UNAVAIL,
 	     "TOTP: unexpected redirect (response status=302); is url Authelia's own URL?"},
 	    {500, "", RESULT_AUTHINFO_UNAVAIL, "TOTP: Authelia failed (response status=500)"},

@@ -4,6 +4,11 @@
  */
 #include "unit.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "../../engine/config.h"
 #include "../../engine/tls.h"
 
@@ -72,7 +77,8 @@ static void test_client_auth_and_qr(void **state)
 	assert_string_equal(client_auth_name(config.client_auth), "client_secret_basic");
 	assert_false(config.qr);
 	expect_error(CONFIGURE("url=https://a", "oauth2-client-auth-method=client_secret_post"),
-		     "oauth2-client-auth-method=client_secret_post needs oauth2-client-secret");
+		     "oauth2-client-auth-method=client_secret_post needs oauth2-client-secret-file "
+		     "(or oauth2-client-secret)");
 	expect_error(
 	    CONFIGURE("url=https://a", "oauth2-client-secret=s", "oauth2-client-auth-method=none"),
 	    "oauth2-client-auth-method=none is for public clients: remove "
@@ -81,6 +87,38 @@ static void test_client_auth_and_qr(void **state)
 		     "invalid oauth2-client-auth-method \"basic\": must be client_secret_post, "
 		     "client_secret_basic, or none");
 	expect_error(CONFIGURE("url=https://a", "qr=1"), "invalid qr \"1\": must be on or off");
+}
+
+/* oauth2-client-secret-file: read in config_finish, so a login and the
+ * doctor refuse the same files (the refusals are tested through PAM in
+ * tests/integration/test_secret_file.py). */
+static void test_secret_file(void **state)
+{
+	char path[] = "/tmp/pam_authelia-secret-XXXXXX", arg[64];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "s3cret\n", 7), 7);
+	close(fd);
+	assert_int_equal(chmod(path, 0600), 0);
+	snprintf(arg, sizeof(arg), "oauth2-client-secret-file=%s", path);
+	assert_int_equal(CONFIGURE("url=https://a", arg), 0);
+	assert_string_equal(config.oauth2_client_secret, "s3cret");
+	assert_false(config.secret_inline);
+	assert_int_equal(config.client_auth, CLIENT_AUTH_POST);
+	expect_error(CONFIGURE("url=https://a", arg, "oauth2-client-secret=s"),
+		     "oauth2-client-secret and oauth2-client-secret-file are mutually exclusive: "
+		     "keep oauth2-client-secret-file");
+	expect_error(CONFIGURE("url=https://a", arg, "oauth2-client-auth-method=none"),
+		     "oauth2-client-auth-method=none is for public clients: remove "
+		     "oauth2-client-secret-file");
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(CONFIGURE("url=https://a", arg), -1);
+	assert_non_null(strstr(err, "(mode 0640); fix: chmod 600"));
+	assert_int_equal(CONFIGURE("url=https://a", "oauth2-client-secret=s"), 0);
+	assert_true(config.secret_inline);
+	unlink(path);
 }
 
 static void test_every_option(void **state)
@@ -245,6 +283,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_cookie_name, teardown),
 	    cmocka_unit_test_teardown(test_syntax_errors_are_shared_with_the_shim, teardown),
 	    cmocka_unit_test(test_ca_certificate),
+	    cmocka_unit_test_teardown(test_secret_file, teardown),
 	};
 	config_init(&config);
 	return cmocka_run_group_tests_name("helper config", tests, NULL, NULL);

@@ -1,0 +1,22 @@
+/*
+ * doctor.h -- `pam_authelia --check` without option flags: the doctor an
+ * operator runs on a host where logins do not work.  Without logging anyone
+ * in it reports, one line per finding, OK / WARN / FAIL with the fix: the PAM
+ * files that load pam_authelia.so (includes followed), each line's options
+ * validated as a login validates them, control flags that let a login
+ * through when the module fails, the helper binary and the secret file;
+ * sshd's effective configuration (sshd -T); Authelia reachable over verified
+ * TLS, its clock, and for the device flow the discovery document and the
+ * client's credentials; last, the login's sandbox applied to itself.  Exit
+ * status 0, 1 or 2: all OK, warnings, failures.
+ */
+#ifndef PAM_AUTHELIA_DOCTOR_H
+#define PAM_AUTHELIA_DOCTOR_H
+
+#include <stdbool.h>
+
+/* True when argv asks for the doctor: --check with no option flags. */
+bool doctor_wanted(int argc, char **argv);
+int doctor_main(int argc, char **argv);
+
+#endif
