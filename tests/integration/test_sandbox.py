@@ -229,6 +229,32 @@ def test_a_dedicated_user_with_uid_0_is_refused(login, syslog, etc_passwd):
             in syslog.texts())
 
 
+def _doctor(pam_file):
+    return subprocess.run([str(HELPER), "--check", "--pam-file", str(pam_file)],
+                          capture_output=True, text=True, env={}, timeout=60)
+
+
+def test_the_doctor_ends_with_the_sandbox_a_login_gets(tmp_path):
+    name, (uid, gid) = expected_identity()
+    pam = tmp_path / "pamtest"
+    pam.write_text("auth required pam_unix.so\n")
+    lines = _doctor(pam).stdout.splitlines()
+    assert lines[-2].startswith(f"OK   sandbox: uid={uid}({name}) gid={gid} groups=none "
+                                "seccomp=on landlock="), lines
+    assert lines[-1].startswith("summary: ")
+
+
+def test_the_doctor_fails_a_sandbox_that_cannot_be_applied(tmp_path, etc_passwd):
+    etc_passwd(drop=("_pam_authelia", "nobody"))
+    pam = tmp_path / "pamtest"
+    pam.write_text("auth required pam_unix.so\n")
+    r = _doctor(pam)
+    assert r.returncode == 2
+    assert ("FAIL sandbox: cannot drop root: neither user _pam_authelia nor nobody exists in "
+            "/etc/passwd (create _pam_authelia: make install does); fix: every login fails the "
+            "same way") in r.stdout.splitlines(), r.stdout
+
+
 # --- the selftest build: what the sandbox must refuse -------------------------
 
 @pytest.fixture
