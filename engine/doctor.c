@@ -16,6 +16,7 @@
 #include "log.h"
 #include "oidc.h"
 #include "pam_file.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "../protocol/binary_path.h"
 
@@ -851,6 +852,22 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 	config_free(&p.config);
 }
 
+/* Last of all: the login's sandbox applied to this process (only the summary
+ * is printed after it), as a login on this host would get it. */
+static void check_sandbox(struct doctor *d)
+{
+	struct config config;
+	char err[SANDBOX_ERROR_SIZE];
+
+	config_init(&config);
+	config.url_port = 0; /* no TCP port: the doctor has no url of its own */
+	if (sandbox_apply(SANDBOX_HELPER, &config, err) != 0)
+		finding(d, FINDING_FAIL, "sandbox: %s; fix: every login fails the same way", err);
+	else
+		finding(d, FINDING_OK, "sandbox: %s", sandbox_summary());
+	config_free(&config);
+}
+
 static void discard_log(int priority, const char *line)
 {
 	(void)priority;
@@ -895,6 +912,7 @@ int doctor_main(int argc, char **argv)
 	}
 	if (base != NULL)
 		event_base_free(base);
+	check_sandbox(d);
 	printf("summary: %d OK, %d WARN, %d FAIL\n", d->counts[FINDING_OK], d->counts[FINDING_WARN],
 	       d->counts[FINDING_FAIL]);
 	rc = d->counts[FINDING_FAIL] ? 2 : d->counts[FINDING_WARN] ? 1 : 0;

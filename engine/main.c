@@ -5,12 +5,14 @@
  * credentials arrive as frames on fd 0, replies go out on fd 1, and one
  * libevent loop runs the login.  Run by hand with `--url ...`-style flags, it
  * validates a configuration the way a login would (`--check`), so operators
- * can test a PAM line without sshd; secrets are never taken from the command
+ * can test a PAM line without sshd, and then applies the login's sandbox to
+ * itself and prints what it got; secrets are never taken from the command
  * line.
  */
 #include "config.h"
 #include "doctor.h"
 #include "log.h"
+#include "sandbox.h"
 #include "secure_alloc.h"
 #include "session.h"
 #include "tls.h"
@@ -71,6 +73,28 @@ static void process_harden(void)
 	}
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MAIN_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MAIN_SANITIZER 1
+#endif
+#endif
+#ifdef MAIN_SANITIZER
+/* The ASan build (tests only): its reports go to the shim's /dev/null, and the
+ * sandbox forbids starting a symbolizer; the exit status is what tests see. */
+const char *__asan_default_options(void);
+const char *__lsan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "symbolize=0:color=never";
+}
+const char *__lsan_default_options(void)
+{
+	return "symbolize=0:color=never";
+}
+#endif
+
 static int usage(FILE *out)
 {
 	fprintf(
@@ -91,6 +115,7 @@ static int run_by_hand(int argc, char **argv)
 {
 	struct config config;
 	char err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
+	char sandbox_err[SANDBOX_ERROR_SIZE];
 	char argument[OPTION_MAX_ARGUMENT + 64];
 	int check = 0, rc = 1;
 	SSL_CTX *tls;
@@ -157,8 +182,16 @@ static int run_by_hand(int argc, char **argv)
 		printf("\noauth2-client-id=%s\noauth2-scope=%s\n",
 		       config.oauth2_client_id ? config.oauth2_client_id : "(none)",
 		       config.oauth2_scope);
+		/* The login's sandbox, applied to this process: what a login
+		 * would get on this machine, or why it would fail. */
+		fflush(stdout);
+		if (sandbox_apply(SANDBOX_HELPER, &config, sandbox_err) != 0) {
+			fprintf(stderr, "pam_authelia: %s\n", sandbox_err);
+		} else {
+			printf("sandbox: %s\n", sandbox_summary());
+			rc = 0;
+		}
 		SSL_CTX_free(tls);
-		rc = 0;
 	}
 	config_free(&config);
 	return rc;
@@ -185,6 +218,7 @@ static int run_for_module(void)
 	if (session_init(&session, base, STDIN_FILENO, STDOUT_FILENO) != 0) {
 		log_error("cannot set up the login");
 	} else {
+		session.sandbox = SANDBOX_HELPER;
 		machine_start(&session);
 		event_base_dispatch(base);
 		rc = session.exit_code;

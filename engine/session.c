@@ -90,10 +90,12 @@ int session_prompt(struct session *session, enum frame_type type, const char *te
 	return channel_send_text(session->channel, type, text);
 }
 
-int session_connect(struct session *session)
+int session_http_setup(struct session *session)
 {
 	char err[HTTP_ERROR_SIZE];
 
+	if (session->http != NULL)
+		return 0;
 	session->http = http_client_new(session->base, session->tls, &session->config,
 					session->client_ip[0] ? session->client_ip : NULL,
 					session_http_callback, session, err);
@@ -101,6 +103,13 @@ int session_connect(struct session *session)
 		log_error("%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+int session_connect(struct session *session)
+{
+	if (session_http_setup(session) != 0)
+		return -1;
 	return http_client_request(session->http, HTTP_WARM_UP, "/api/health", NULL, 0,
 				   HTTP_REQUEST_TIMEOUT_MS);
 }

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "http_client.h"
 #include "oidc.h"
+#include "sandbox.h"
 
 /* How long the shim gets to hand over the set-up frames. */
 #define SESSION_SETUP_TIMEOUT_MS 5000
@@ -33,6 +34,7 @@ struct session {
 	struct channel *channel;
 	struct config config;
 	SSL_CTX *tls;
+	enum sandbox_mode sandbox; /* SANDBOX_OFF unless the caller asks */
 
 	/* From the shim. */
 	char *service, *user, *rhost;
@@ -101,7 +103,10 @@ void session_arm_state_timer(struct session *session, long ms);
 void session_cancel_state_timer(struct session *session);
 /* Sends a prompt to the user; its answer goes to the current state only. */
 int session_prompt(struct session *session, enum frame_type type, const char *text);
-/* Creates the HTTPS client and starts connecting (GET /api/health). */
+/* Creates the HTTPS client: its TLS object, and its resolver, which reads
+ * resolv.conf and hosts now (before the sandbox). */
+int session_http_setup(struct session *session);
+/* Starts connecting (GET /api/health); creates the client first if needed. */
 int session_connect(struct session *session);
 /* Watches fd for hang-up (EV_CLOSED, one-shot). */
 int session_watch_client(struct session *session, int fd);

@@ -1,7 +1,8 @@
 /*
  * tls.h -- the helper's TLS client context: TLS 1.2 or later, peer
- * verification always on, trust from `ca-cert` or the system store's hashed
- * directory (looked up per certificate, not the whole bundle parsed per login).
+ * verification always on, trust from `ca-cert` or the system store's bundle
+ * (read before the sandbox, each certificate parsed only when a chain needs it:
+ * see ca_store.h).
  */
 #ifndef PAM_AUTHELIA_TLS_H
 #define PAM_AUTHELIA_TLS_H

@@ -2,10 +2,12 @@
  * receive_config.c -- the first state: the shim hands over the protocol
  * version, the module options, the PAM items and the client socket, then
  * FRAME_START.  The options are validated here with the guide's wording, the
- * TLS context is built (so a bad `ca-cert` fails before any prompt), and the
- * whole-exchange timeout and the client watch are armed.
+ * TLS context is built (so a bad `ca-cert` fails before any prompt), the
+ * whole-exchange timeout and the client watch are armed, and the helper drops
+ * root into its sandbox before it connects anywhere.
  */
 #include "machine.h"
+#include "../engine/sandbox.h"
 #include "../engine/secure_alloc.h"
 #include "../engine/session.h"
 #include "../engine/tls.h"
@@ -87,6 +89,16 @@ static void receive_start(struct session *session)
 		return;
 	}
 	session_arm_timeout(session, session->config.timeout);
+	if (session_http_setup(session) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot start the HTTPS client");
+		return;
+	}
+	/* Everything that needs root is done: drop it before the first byte
+	 * from the network is parsed (engine/sandbox.h). */
+	if (sandbox_apply(session->sandbox, &session->config, err) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		return;
+	}
 	/* Connect (TCP + TLS) now, while the user is still typing. */
 	if (session_connect(session) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot start the HTTPS client");
