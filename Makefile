@@ -5,7 +5,8 @@
 #                   (without DESTDIR) it also creates the helper's system account _pam_authelia
 #   make deb        the Debian package libpam-authelia, built in build/deb/ (dpkg-buildpackage)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
-#   make bench      one table: each flow's wait, round trips, requests, CPU and RSS (root)
+#   make bench      one table: each flow's wait, round trips, requests, CPU and RSS, and
+#                   what the sandbox costs a login (root)
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
 
 VERSION      := 0.1.0
@@ -31,7 +32,7 @@ LINK_HARDENING := -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 
 # Evaluated lazily, after the deps target has installed pkg-config files.
 SHIM_LIBS    = $(shell $(PKG_CONFIG) --libs pam)
-HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt
+HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt libseccomp
 HELPER_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(HELPER_PKGS))
 HELPER_LIBS   = $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
@@ -47,19 +48,20 @@ HELPER_LINK  ?= static
 ifeq ($(HELPER_LINK),static)
 HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o
 HELPER_BIN_LIBS = -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-Bstatic -levent_openssl \
-		  -levent -lyajl_s -lssl -lcrypto -Wl,-Bdynamic $(shell $(PKG_CONFIG) --libs libqrencode)
+		  -levent -lyajl_s -lssl -lcrypto -Wl,-Bdynamic \
+		  $(shell $(PKG_CONFIG) --libs libqrencode libseccomp)
 else
 HELPER_BIN_OBJ  =
 HELPER_BIN_LIBS = $(HELPER_LIBS)
 endif
 
-PROTOCOL_SRC := protocol/frame.c protocol/options.c
+PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c
 SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 		shim/helper_process.c shim/relay.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
 		engine/http_client.c engine/authelia_api.c engine/qr.c engine/oidc.c \
 		engine/jwt_loader.c engine/channel.c engine/session.c engine/secret_file.c \
-		engine/pam_file.c engine/doctor.c
+		engine/pam_file.c engine/doctor.c engine/ca_store.c engine/sandbox.c
 STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -101,9 +103,18 @@ $(BUILD)/pam_authelia.so: $(SHIM_OBJ) shim/pam_authelia.map
 		-Wl,--version-script=shim/pam_authelia.map $(LDFLAGS) $(SHIM_LIBS)
 
 # --- the helper: PIE ---
+# The seccomp allowlist (engine/sandbox_rules.h) compiled to BPF at build time.
+$(BUILD)/gen/sandbox_filter.h: tools/sandbox_filter_gen.c engine/sandbox_rules.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O2 $(HELPER_CFLAGS) -o $(BUILD)/gen/sandbox_filter_gen $< \
+		$(shell $(PKG_CONFIG) --libs libseccomp)
+	$(BUILD)/gen/sandbox_filter_gen > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/helper/engine/sandbox.o: $(BUILD)/gen/sandbox_filter.h
+
 $(BUILD)/obj/helper/%.o: %.c $(wildcard engine/*.h states/*.h protocol/*.h) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -fPIE $(HELPER_CFLAGS) -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -fPIE $(HELPER_CFLAGS) -I$(BUILD)/gen -c -o $@ $<
 
 $(BUILD)/obj/libhelper.a: $(HELPER_OBJ)
 	ar rcs $@ $^
@@ -133,20 +144,39 @@ sanitizer-tests: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san CFLAGS="$(SAN_FLAGS)" \
 		HARDENING="" LDFLAGS="-fsanitize=address,undefined" unit-tests
 
+# The stand-in helper's executable front (the shim cannot execute a script).
+$(BUILD)/tests/stand_in_wrapper: tests/stand_in_wrapper.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
 $(BUILD)/tests/pam_set_authtok.so: tests/pam_set_authtok.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes $(CFLAGS) -fPIC -shared -o $@ $< $(SHIM_LIBS)
 
-integration-tests: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so
+# The helper built to try, once sandboxed, what its sandbox must refuse
+# (PAM_AUTHELIA_SELFTEST names the attempt).  For tests only; never installed.
+$(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h engine/sandbox_rules.h \
+		$(BUILD)/gen/sandbox_filter.h $(BUILD)/obj/helper/engine/main.o $(BUILD)/obj/libhelper.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(HARDENING) $(CFLAGS) -DPAM_AUTHELIA_SANDBOX_SELFTEST -fPIE \
+		$(HELPER_CFLAGS) -I$(BUILD)/gen -c -o $(BUILD)/obj/sandbox_selftest.o engine/sandbox.c
+	$(CC) $(CFLAGS) -pie -o $@ $(BUILD)/obj/sandbox_selftest.o $(BUILD)/obj/helper/engine/main.o \
+		$(BUILD)/obj/libhelper.a $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
+
+TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
+	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest
+
+integration-tests: all $(TEST_PROGRAMS)
 	@tests/run_integration.sh
 
 check-exports: all
 	@tests/check_exports.sh $(BUILD)/pam_authelia.so
 
 # --- fuzzing (clang libFuzzer) ---
-$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) | deps
+$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) $(BUILD)/gen/sandbox_filter.h | deps
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $(HELPER_CFLAGS) \
+	$(CLANG) $(BASE_CFLAGS) -DPAM_AUTHELIA_SANDBOX_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
+		$(HELPER_CFLAGS) -I$(BUILD)/gen \
 		-o $@ $< $(HELPER_LIB_SRC) $(filter-out shim/pam_authelia.c,$(SHIM_SRC)) \
 		$(HELPER_LIBS) $(SHIM_LIBS)
 
@@ -170,11 +200,17 @@ $(BUILD)/tests/bare_client: tests/bench/bare_client.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(shell $(PKG_CONFIG) --cflags --libs openssl)
 
-bench: all $(BUILD)/tests/pam_test_app $(BUILD)/tests/bare_client
-	@tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
+$(BUILD)/tests/bench_sandbox: tests/bench/bench_sandbox.c $(BUILD)/obj/libhelper.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HELPER_CFLAGS) -o $@ $< $(BUILD)/obj/libhelper.a $(HELPER_LIBS)
 
-check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/pam_test_app \
-	$(BUILD)/tests/pam_set_authtok.so
+bench: all $(TEST_PROGRAMS) $(BUILD)/tests/bench_sandbox $(BUILD)/tests/bare_client
+	@tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
+	@if [ "$$(id -u)" -eq 0 ]; then \
+		tools/private_dev.sh /usr/bin/python3 tests/bench/bench_sandbox.py $${RUNS:-30}; \
+	else echo "sandbox benchmark skipped: it needs root (a private /dev/log)"; fi
+
+check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(TEST_PROGRAMS)
 	@tests/run_all.sh
 
 install: all

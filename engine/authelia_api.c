@@ -20,6 +20,28 @@ static const char *printable(const char *text, char out[72])
 	return out;
 }
 
+enum auth_result authelia_failure_result(const struct http_response *response)
+{
+	switch (response->failure) {
+	case HTTP_UNREACHABLE:
+		return RESULT_AUTHINFO_UNAVAIL;
+	case HTTP_UNUSABLE:
+		return RESULT_AUTH_ERR;
+	case HTTP_LOCAL:
+		break;
+	}
+	return RESULT_SERVICE_ERR;
+}
+
+enum auth_result authelia_status_result(int status)
+{
+	if (status >= 300 && status < 400)
+		return RESULT_SERVICE_ERR;
+	if (status >= 500)
+		return RESULT_AUTHINFO_UNAVAIL;
+	return RESULT_AUTH_ERR;
+}
+
 enum auth_result authelia_reply_read(const struct http_response *response, const char *what,
 				     struct authelia_reply *reply,
 				     char reason[AUTHELIA_REASON_SIZE])
@@ -34,7 +56,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 		log_debug("response failed: %s", response->error);
 		snprintf(reason, AUTHELIA_REASON_SIZE, "%s request failed: %s", what,
 			 response->error);
-		return RESULT_AUTHINFO_UNAVAIL;
+		return authelia_failure_result(response);
 	}
 	/* Errors come as JSON KO bodies or as text/plain ("403 Forbidden"). */
 	root = json_parse(response->body, response->body_len, err);
@@ -53,12 +75,14 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 		snprintf(reason, AUTHELIA_REASON_SIZE,
 			 "%s: unexpected redirect (response status=%d); is url Authelia's own URL?",
 			 what, status);
-		goto unavailable;
+		json_free(root);
+		return RESULT_SERVICE_ERR;
 	}
-	if (status >= 500 || status < 200) {
+	if (status >= 500) {
 		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: Authelia failed (response status=%d)",
 			 what, status);
-		goto unavailable;
+		json_free(root);
+		return RESULT_AUTHINFO_UNAVAIL;
 	}
 	if (status == 429) {
 		snprintf(
@@ -75,7 +99,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 	if (root == NULL || status_field == NULL) {
 		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: malformed response: %s", what,
 			 root == NULL ? err : "no status field");
-		goto unavailable;
+		goto refused;
 	}
 	if (strcmp(status_field, "OK") != 0) {
 		snprintf(reason, AUTHELIA_REASON_SIZE,
@@ -87,16 +111,13 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 	if (json_get_object(root, "data", "data", &reply->data, err) < 0) {
 		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: malformed response: %s", what, err);
 		authelia_reply_free(reply);
-		return RESULT_AUTHINFO_UNAVAIL;
+		return RESULT_AUTH_ERR;
 	}
 	return RESULT_SUCCESS;
 
 refused:
 	json_free(root);
 	return RESULT_AUTH_ERR;
-unavailable:
-	json_free(root);
-	return RESULT_AUTHINFO_UNAVAIL;
 }
 
 void authelia_reply_free(struct authelia_reply *reply)

@@ -9,9 +9,12 @@
  *   401, 403, 429, other 4xx    refused: PAM_AUTH_ERR.  429 is a refusal too: as
  *                               "unavailable" it would let [authinfo_unavail=ignore]
  *                               stacks skip the factor once the limit is hit
- *   3xx                         PAM_AUTHINFO_UNAVAIL (never followed; check url)
- *   5xx, no response, TLS error PAM_AUTHINFO_UNAVAIL
- *   200 with a malformed body   PAM_AUTHINFO_UNAVAIL
+ *   other 1xx/2xx, a malformed  PAM_AUTH_ERR: Authelia answered, but not with
+ *   or oversized body           anything usable
+ *   3xx                         PAM_SERVICE_ERR (never followed; url is wrong)
+ *   5xx, no connection, TLS     PAM_AUTHINFO_UNAVAIL: the only ways to it, all
+ *   failure, connection lost,   observed failures to talk to Authelia that
+ *   the request's own deadline  nobody at the user's end can time
  */
 #ifndef PAM_AUTHELIA_AUTHELIA_API_H
 #define PAM_AUTHELIA_AUTHELIA_API_H
@@ -44,5 +47,11 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 				     struct authelia_reply *reply,
 				     char reason[AUTHELIA_REASON_SIZE]);
 void authelia_reply_free(struct authelia_reply *reply);
+
+/* The result for a request that got no response (response->error set). */
+enum auth_result authelia_failure_result(const struct http_response *response);
+/* The result for a status that is not the answer a state wanted: 3xx
+ * PAM_SERVICE_ERR, 5xx PAM_AUTHINFO_UNAVAIL, anything else PAM_AUTH_ERR. */
+enum auth_result authelia_status_result(int status);
 
 #endif

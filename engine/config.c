@@ -52,6 +52,7 @@ void config_init(struct config *config)
 	config->auth_level = AUTH_LEVEL_1FA_2FA;
 	config->timeout = OPTION_DEFAULT_TIMEOUT;
 	config->qr = true;
+	config->device_max_age = OPTION_DEFAULT_DEVICE_MAX_AGE;
 }
 
 void config_free(struct config *config)
@@ -285,6 +286,12 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	case OPT_COOKIE_NAME:
 		return set_cookie_name(config, value, err);
 	case OPT_CA_CERT:
+		/* The helper runs in "/", not in the application's directory. */
+		if (value[0] != '/') {
+			snprintf(err, OPTION_ERROR_SIZE,
+				 "ca-cert must be an absolute path, got \"%s\"", shown(value, buf));
+			return -1;
+		}
 		config->ca_cert = strdup(value);
 		return 0;
 	case OPT_TIMEOUT:
@@ -327,6 +334,17 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		}
 		config->qr = strcmp(value, "on") == 0;
 		return 0;
+	case OPT_DEVICE_FLOW:
+		if (strcmp(value, "first") != 0 && strcmp(value, "after-password") != 0) {
+			snprintf(err, OPTION_ERROR_SIZE,
+				 "invalid device-flow \"%s\": must be first or after-password",
+				 shown(value, buf));
+			return -1;
+		}
+		config->device_after_password = strcmp(value, "after-password") == 0;
+		return 0;
+	case OPT_DEVICE_MAX_AGE:
+		return option_parse_seconds("device-max-age", value, &config->device_max_age, err);
 	case OPT_DEBUG:
 		config->debug = true;
 		return 0;

@@ -54,6 +54,11 @@ struct config {
 	enum client_auth client_auth;
 	bool client_auth_set;
 	bool qr;
+	/* device-flow=after-password: the device flow only ever as the second
+	 * factor, after the Authelia password; "first" (the default) lets it
+	 * start a login when method-priority leads with it. */
+	bool device_after_password;
+	unsigned device_max_age; /* seconds the approver's auth_time may be old */
 	bool debug;
 	int seen[OPT_COUNT];
 };

@@ -16,13 +16,16 @@
 #include "log.h"
 #include "oidc.h"
 #include "pam_file.h"
+#include "sandbox.h"
 #include "tls.h"
+#include "../protocol/binary_path.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +133,9 @@ static void problem_callback(void *arg, const char *file, int line, const char *
 
 static void check_binary(struct doctor *d, const char *where, const char *path)
 {
+	char err[OPTION_ERROR_SIZE + PATH_MAX];
 	struct stat st;
+	int fd;
 
 	if (stat(path, &st) != 0) {
 		finding(d, FINDING_FAIL,
@@ -151,7 +156,14 @@ static void check_binary(struct doctor *d, const char *where, const char *path)
 			"%s: helper %s is writable by group or others (mode %04o): the module will "
 			"not run it; fix: chmod 755 %s",
 			where, path, (unsigned)(st.st_mode & 07777), path);
+	} else if ((fd = binary_path_open(path, err, sizeof(err))) < 0) {
+		/* The module's own rule: a directory on the way others can write. */
+		finding(d, FINDING_FAIL,
+			"%s: %s: the module will not run it; fix: install the helper where only "
+			"root can write (make install puts it in /usr/bin)",
+			where, err);
 	} else {
+		close(fd);
 		finding(d, FINDING_OK, "%s: helper %s is a root-owned executable", where, path);
 	}
 }
@@ -828,9 +840,11 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 	gettimeofday(&p.started, NULL);
 	if (p.http == NULL || http_client_start(p.http, tls, 1, herr) != 0) {
 		finding(d, FINDING_FAIL, "%s: %s", p.config.url, herr);
-	} else if (http_client_request(p.http, HTTP_HEALTH, "/api/health", NULL, 0,
-				       DOCTOR_REQUEST_MS) == 0) {
-		event_base_dispatch(base);
+	} else {
+		http_client_connect(p.http);
+		if (http_client_request(p.http, HTTP_HEALTH, "/api/health", NULL, 0,
+					DOCTOR_REQUEST_MS) == 0)
+			event_base_dispatch(base);
 	}
 	if (p.http != NULL)
 		http_client_free(p.http);
@@ -838,6 +852,22 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	SSL_CTX_free(tls);
 	config_free(&p.config);
+}
+
+/* Last of all: the login's sandbox applied to this process (only the summary
+ * is printed after it), as a login on this host would get it. */
+static void check_sandbox(struct doctor *d)
+{
+	struct config config;
+	char err[SANDBOX_ERROR_SIZE];
+
+	config_init(&config);
+	config.url_port = 0; /* no TCP port: the doctor has no url of its own */
+	if (sandbox_apply(SANDBOX_HELPER, &config, err) != 0)
+		finding(d, FINDING_FAIL, "sandbox: %s; fix: every login fails the same way", err);
+	else
+		finding(d, FINDING_OK, "sandbox: %s", sandbox_summary());
+	config_free(&config);
 }
 
 static void discard_log(int priority, const char *line)
@@ -884,6 +914,7 @@ int doctor_main(int argc, char **argv)
 	}
 	if (base != NULL)
 		event_base_free(base);
+	check_sandbox(d);
 	printf("summary: %d OK, %d WARN, %d FAIL\n", d->counts[FINDING_OK], d->counts[FINDING_WARN],
 	       d->counts[FINDING_FAIL]);
 	rc = d->counts[FINDING_FAIL] ? 2 : d->counts[FINDING_WARN] ? 1 : 0;

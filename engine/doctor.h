@@ -7,7 +7,8 @@
  * through when the module fails, the helper binary and the secret file;
  * sshd's effective configuration (sshd -T); Authelia reachable over verified
  * TLS, its clock, and for the device flow the discovery document and the
- * client's credentials.  Exit status 0, 1 or 2: all OK, warnings, failures.
+ * client's credentials; last, the login's sandbox applied to itself.  Exit
+ * status 0, 1 or 2: all OK, warnings, failures.
  */
 #ifndef PAM_AUTHELIA_DOCTOR_H
 #define PAM_AUTHELIA_DOCTOR_H

@@ -59,6 +59,7 @@ struct http_pending {
 	int error_errno;
 	bool failed;
 	bool deferred; /* failed inside a call of ours: reported from the loop */
+	enum http_failure deferred_failure;
 	char deferred_error[HTTP_ERROR_SIZE];
 	struct http_pending *next; /* in the order they were made */
 };
@@ -146,6 +147,13 @@ struct http_client *http_client_new(struct event_base *base, const struct config
 		goto fail;
 	client->is_ip =
 	    inet_pton(AF_INET, client->host, ip) == 1 || inet_pton(AF_INET6, client->host, ip) == 1;
+	/* resolv.conf and hosts are read now: before the sandbox, which forbids it. */
+	if (!client->is_ip) {
+		client->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+						       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (client->dns == NULL)
+			goto fail;
+	}
 	return client;
 fail:
 	snprintf(err, HTTP_ERROR_SIZE, "cannot set up the HTTPS client for %s", config->url);
@@ -304,12 +312,6 @@ int http_client_start(struct http_client *client, SSL_CTX *tls, unsigned connect
 		connections = 1;
 	if (connections > HTTP_MAX_CONNECTIONS)
 		connections = HTTP_MAX_CONNECTIONS;
-	if (!client->is_ip && client->dns == NULL) {
-		client->dns = evdns_base_new(client->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-							       EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		if (client->dns == NULL)
-			goto fail;
-	}
 	while (client->conn_count < connections) {
 		struct http_conn *conn = http_conn_new(client, tls, client->conn_count + 1);
 
@@ -317,14 +319,18 @@ int http_client_start(struct http_client *client, SSL_CTX *tls, unsigned connect
 			goto fail;
 		client->conns[client->conn_count++] = conn;
 	}
-	client->started = true;
-	for (unsigned i = 0; i < client->conn_count; i++)
-		http_conn_connect(client->conns[i]);
-	http_client_dispatch(client, NULL);
 	return 0;
 fail:
 	snprintf(err, HTTP_ERROR_SIZE, "cannot set up the HTTPS client for %s", client->url);
 	return -1;
+}
+
+void http_client_connect(struct http_client *client)
+{
+	client->started = true;
+	for (unsigned i = 0; i < client->conn_count; i++)
+		http_conn_connect(client->conns[i]);
+	http_client_dispatch(client, NULL);
 }
 
 static void http_pending_free(struct http_pending *pending)
@@ -400,11 +406,13 @@ int http_client_request(struct http_client *client, enum http_purpose purpose, c
 }
 
 /* Reports a failure from the loop, not from inside the call that found it. */
-static void http_fail_later(struct http_pending *pending, const char *error)
+static void http_fail_later(struct http_pending *pending, enum http_failure failure,
+			    const char *error)
 {
 	struct timeval now = {0, 0};
 
 	pending->deferred = true;
+	pending->deferred_failure = failure;
 	if (pending->conn != NULL && pending->conn->active == pending)
 		pending->conn->active = NULL;
 	pending->conn = NULL;
@@ -520,7 +528,7 @@ static int http_client_dispatch(struct http_client *client, struct http_pending 
 			http_pending_free(pending);
 			rc = -1;
 		} else {
-			http_fail_later(pending, "cannot send the request");
+			http_fail_later(pending, HTTP_LOCAL, "cannot send the request");
 		}
 	}
 	client->depth--;
@@ -620,8 +628,8 @@ static bool http_connection_errno(int e)
 	       e == ENETUNREACH || e == ETIMEDOUT || e == EPIPE || e == EADDRNOTAVAIL;
 }
 
-static void http_describe_failure(struct http_conn *conn, struct http_pending *pending,
-				  char out[HTTP_ERROR_SIZE])
+static enum http_failure http_describe_failure(struct http_conn *conn, struct http_pending *pending,
+					       char out[HTTP_ERROR_SIZE])
 {
 	struct http_client *client = conn->client;
 	long verify = SSL_get_verify_result(conn->ssl);
@@ -661,13 +669,16 @@ static void http_describe_failure(struct http_conn *conn, struct http_pending *p
 			 client->port);
 	} else if (pending->error == EVREQ_HTTP_DATA_TOO_LONG) {
 		snprintf(out, HTTP_ERROR_SIZE, "response larger than %d KiB", HTTP_MAX_BODY / 1024);
+		return HTTP_UNUSABLE;
 	} else if (pending->error == EVREQ_HTTP_INVALID_HEADER) {
 		snprintf(out, HTTP_ERROR_SIZE, "invalid HTTP response from %s:%d", client->host,
 			 client->port);
+		return HTTP_UNUSABLE;
 	} else {
 		snprintf(out, HTTP_ERROR_SIZE, "connection to %s:%d closed before a response",
 			 client->host, client->port);
 	}
+	return HTTP_UNREACHABLE;
 }
 
 static void http_error_callback(enum evhttp_request_error error, void *arg)
@@ -733,9 +744,9 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 			if (rc == 0)
 				return;
 		}
-		http_describe_failure(conn, pending, error);
+		response.failure = http_describe_failure(conn, pending, error);
 		if (client->depth > 0) {
-			http_fail_later(pending, error);
+			http_fail_later(pending, response.failure, error);
 			return;
 		}
 		response.error = error;
@@ -755,6 +766,7 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 	if (body == NULL) {
 		snprintf(error, sizeof(error), "out of memory");
 		response.error = error;
+		response.failure = HTTP_LOCAL;
 		response.status = 0;
 	} else {
 		evbuffer_remove(input, body, response.body_len);
@@ -779,12 +791,14 @@ static void http_deadline_callback(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (pending->deferred) {
 		snprintf(error, sizeof(error), "%s", pending->deferred_error);
+		response.failure = pending->deferred_failure;
 	} else {
 		if (pending->req != NULL)
 			evhttp_cancel_request(pending->req);
 		pending->req = NULL;
 		snprintf(error, sizeof(error), "no response from %s:%d within %u ms", client->host,
 			 client->port, pending->timeout_ms);
+		response.failure = HTTP_UNREACHABLE; /* its own fixed deadline */
 	}
 	response.error = error;
 	http_deliver(pending, &response);

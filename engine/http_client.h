@@ -46,10 +46,18 @@ enum http_purpose {
 	HTTP_USERINFO,
 };
 
+/* Why a request got no usable response (see README, "PAM return codes"). */
+enum http_failure {
+	HTTP_UNREACHABLE, /* connect, name resolution, TLS, connection lost, own deadline */
+	HTTP_UNUSABLE,	  /* the server answered, but not HTTP we can read (size, headers) */
+	HTTP_LOCAL,	  /* our side failed (out of memory) */
+};
+
 struct http_response {
 	enum http_purpose purpose;
-	int status;	   /* the HTTP status; 0 when error is set */
-	const char *error; /* why no response arrived (connection, TLS, timeout) */
+	int status;		   /* the HTTP status; 0 when error is set */
+	const char *error;	   /* why no response arrived (connection, TLS, timeout) */
+	enum http_failure failure; /* what error means, when it is set */
 	const char *body;
 	size_t body_len;
 	const char *date; /* the Date header, or NULL (pam_authelia --check compares clocks) */
@@ -62,17 +70,19 @@ typedef void (*http_response_cb)(const struct http_response *response, void *arg
 
 struct http_client;
 
-/* Cheap: no TLS, no socket, no name lookup until http_client_start(). */
+/* No TLS and no socket yet; the resolver reads resolv.conf and hosts now
+ * (before the sandbox).  Requests made from now on wait for the start. */
 struct http_client *http_client_new(struct event_base *base, const struct config *config,
 				    const char *rhost, http_response_cb callback, void *arg,
 				    char err[HTTP_ERROR_SIZE]);
-/*
- * Opens `connections` (1 or 2) connections now, each verified against tls,
- * and sends what was queued.  A connection that cannot be opened now is opened
- * again by the first request that needs it, which then reports the failure.
- */
+/* Sets up `connections` (1 or 2) connections verified against tls (no file
+ * opened); no socket yet. */
 int http_client_start(struct http_client *client, SSL_CTX *tls, unsigned connections,
 		      char err[HTTP_ERROR_SIZE]);
+/* Opens them all now (TCP + TLS, no request) and sends what was queued.  A
+ * connection that cannot be opened now is opened again by the first request
+ * that needs it, which then reports the failure. */
+void http_client_connect(struct http_client *client);
 void http_client_free(struct http_client *client);
 
 /*

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 
 static const char *json_type_name(yajl_val v)
 {
@@ -44,6 +45,83 @@ static int json_has_duplicate_keys(yajl_val v)
 	return 0;
 }
 
+static void *json_gen_malloc(void *ctx, size_t size);
+static void *json_gen_realloc(void *ctx, void *ptr, size_t size);
+static void json_gen_free(void *ctx, void *ptr);
+
+/* yajl buffers decoded strings (tokens among them): wipe what it frees. */
+static yajl_alloc_funcs json_wiping = {json_gen_malloc, json_gen_realloc, json_gen_free, NULL};
+
+/* What the validating pass found, beyond yajl's own syntax checks. */
+struct json_check {
+	int depth;
+	const char *problem;
+};
+
+static int json_check_text(void *ctx, const unsigned char *text, size_t len)
+{
+	struct json_check *check = ctx;
+
+	/* C strings end at the first NUL: "root\u0000@x" would be read as "root". */
+	if (memchr(text, '\0', len) != NULL) {
+		check->problem = "a string holds \\u0000";
+		return 0;
+	}
+	return 1;
+}
+
+static int json_check_open(void *ctx)
+{
+	struct json_check *check = ctx;
+
+	/* The tree code recurses (yajl_tree_free, json_wipe, the duplicate-key
+	 * check): a deep document must not reach it. */
+	if (++check->depth > JSON_MAX_DEPTH) {
+		check->problem = "nested deeper than " JSON_MAX_DEPTH_TEXT " levels";
+		return 0;
+	}
+	return 1;
+}
+
+static int json_check_close(void *ctx)
+{
+	struct json_check *check = ctx;
+
+	check->depth--;
+	return 1;
+}
+
+/* A validating pass with yajl's event parser before any tree is built. */
+static int json_validate(const char *text, size_t len, char err[JSON_ERROR_SIZE])
+{
+	static const yajl_callbacks callbacks = {
+	    .yajl_string = json_check_text,
+	    .yajl_map_key = json_check_text,
+	    .yajl_start_map = json_check_open,
+	    .yajl_end_map = json_check_close,
+	    .yajl_start_array = json_check_open,
+	    .yajl_end_array = json_check_close,
+	};
+	struct json_check check = {0};
+	yajl_handle handle = yajl_alloc(&callbacks, &json_wiping, &check);
+	yajl_status status;
+
+	if (handle == NULL) {
+		snprintf(err, JSON_ERROR_SIZE, "out of memory");
+		return -1;
+	}
+	status = yajl_parse(handle, (const unsigned char *)text, len);
+	if (status == yajl_status_ok)
+		status = yajl_complete_parse(handle);
+	yajl_free(handle);
+	if (check.problem != NULL) {
+		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: %s", check.problem);
+		return -1;
+	}
+	/* Syntax errors: yajl_tree_parse says which, below. */
+	return 0;
+}
+
 yajl_val json_parse(const char *text, size_t len, char err[JSON_ERROR_SIZE])
 {
 	char *copy, yerr[128] = "";
@@ -53,6 +131,8 @@ yajl_val json_parse(const char *text, size_t len, char err[JSON_ERROR_SIZE])
 		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: NUL byte");
 		return NULL;
 	}
+	if (json_validate(text, len, err) != 0)
+		return NULL;
 	copy = secret_dup(text, len); /* yajl_tree_parse wants a C string */
 	if (copy == NULL) {
 		snprintf(err, JSON_ERROR_SIZE, "out of memory");
@@ -214,8 +294,7 @@ static void json_gen_free(void *ctx, void *ptr)
 
 char *json_object_of_strings(const char *const *pairs, size_t *len)
 {
-	static yajl_alloc_funcs wiping = {json_gen_malloc, json_gen_realloc, json_gen_free, NULL};
-	yajl_gen gen = yajl_gen_alloc(&wiping);
+	yajl_gen gen = yajl_gen_alloc(&json_wiping);
 	const unsigned char *buf;
 	char *out = NULL;
 	size_t n;

@@ -1,9 +1,10 @@
 /*
  * json.h -- JSON through yajl, strictly: a document must be an object, keys
- * may not repeat, and every field is read with the type it must have (a field
- * of another type is an error; unknown fields are ignored).  Parsed trees are
- * wiped before they are freed, since responses carry tokens; request bodies
- * are generated into memory that is wiped too.
+ * may not repeat, strings may not hold NUL, nesting is bounded, and every
+ * field is read with the type it must have (a field of another type is an
+ * error; unknown fields are ignored).  Parsed trees are wiped before they are
+ * freed, since responses carry tokens; request bodies are generated into
+ * memory that is wiped too.
  */
 #ifndef PAM_AUTHELIA_JSON_H
 #define PAM_AUTHELIA_JSON_H
@@ -13,8 +14,13 @@
 #include <yajl/yajl_tree.h>
 
 #define JSON_ERROR_SIZE 160
+/* Nesting allowed in any document (Authelia's answers need 3 or 4 levels). */
+#define JSON_MAX_DEPTH	    32
+#define JSON_MAX_DEPTH_TEXT "32"
 
-/* Parses len bytes; NULL with err set when they are not one JSON object. */
+/* Parses len bytes; NULL with err set when they are not one JSON object, a
+ * string (or key) holds \u0000, or objects and arrays nest deeper than
+ * JSON_MAX_DEPTH. */
 yajl_val json_parse(const char *text, size_t len, char err[JSON_ERROR_SIZE]);
 /* Wipes every string, key and number text, then frees the tree. */
 void json_free(yajl_val root);

@@ -35,6 +35,7 @@ static void *jwt_forward_symbol(const char *name)
 		return real != NULL ? real args : (unavailable);     \
 	}
 
+JWT_FORWARD(int, jwt_new, (jwt_t * *jwt), (jwt), ENOSYS)
 JWT_FORWARD(int, jwt_decode, (jwt_t * *jwt, const char *token, const unsigned char *key, int len),
 	    (jwt, token, key, len), ENOSYS)
 JWT_FORWARD(const char *, jwt_get_header, (jwt_t * jwt, const char *header), (jwt, header), NULL)

@@ -5,12 +5,14 @@
  * credentials arrive as frames on fd 0, replies go out on fd 1, and one
  * libevent loop runs the login.  Run by hand with `--url ...`-style flags, it
  * validates a configuration the way a login would (`--check`), so operators
- * can test a PAM line without sshd; secrets are never taken from the command
+ * can test a PAM line without sshd, and then applies the login's sandbox to
+ * itself and prints what it got; secrets are never taken from the command
  * line.
  */
 #include "config.h"
 #include "doctor.h"
 #include "log.h"
+#include "sandbox.h"
 #include "secure_alloc.h"
 #include "session.h"
 #include "tls.h"
@@ -20,10 +22,77 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef PAM_AUTHELIA_VERSION
 #define PAM_AUTHELIA_VERSION "0"
+#endif
+
+/*
+ * Before anything secret is in memory: no core file and no ptrace by
+ * non-root (a crash must not write the password, TOTP code, client secret or
+ * cookie to disk), files private to us, and the resource limits this process
+ * relies on reset, whatever the caller left: under su or sudo the invoking
+ * user chooses the limits a setuid caller passes on, and a helper starved of
+ * descriptors or memory would fail its connection to Authelia, which would
+ * read as "Authelia unavailable".  Raising a hard limit needs
+ * CAP_SYS_RESOURCE; without it the soft limit goes up to the hard one.
+ */
+static void process_harden(void)
+{
+	static const struct {
+		int resource;
+		rlim_t want; /* at least this much */
+	} wanted[] = {
+	    {RLIMIT_NOFILE, 1024},
+	    {RLIMIT_AS, RLIM_INFINITY},
+	    {RLIMIT_DATA, RLIM_INFINITY},
+	    {RLIMIT_CPU, RLIM_INFINITY},
+	};
+	const struct rlimit no_core = {0, 0};
+
+	prctl(PR_SET_DUMPABLE, 0);
+	setrlimit(RLIMIT_CORE, &no_core);
+	umask(077);
+	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+		struct rlimit rl, raised;
+
+		if (getrlimit(wanted[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+		    (wanted[i].want != RLIM_INFINITY && rl.rlim_cur >= wanted[i].want))
+			continue;
+		raised.rlim_cur = wanted[i].want;
+		raised.rlim_max = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > wanted[i].want
+				      ? rl.rlim_max
+				      : wanted[i].want;
+		if (setrlimit(wanted[i].resource, &raised) != 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(wanted[i].resource, &rl);
+		}
+	}
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MAIN_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MAIN_SANITIZER 1
+#endif
+#endif
+#ifdef MAIN_SANITIZER
+/* The ASan build (tests only): its reports go to the shim's /dev/null, and the
+ * sandbox forbids starting a symbolizer; the exit status is what tests see. */
+const char *__asan_default_options(void);
+const char *__lsan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "symbolize=0:color=never";
+}
+const char *__lsan_default_options(void)
+{
+	return "symbolize=0:color=never";
+}
 #endif
 
 static int usage(FILE *out)
@@ -46,6 +115,7 @@ static int run_by_hand(int argc, char **argv)
 {
 	struct config config;
 	char err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
+	char sandbox_err[SANDBOX_ERROR_SIZE];
 	char argument[OPTION_MAX_ARGUMENT + 64];
 	int check = 0, rc = 1;
 	SSL_CTX *tls;
@@ -112,8 +182,16 @@ static int run_by_hand(int argc, char **argv)
 		printf("\noauth2-client-id=%s\noauth2-scope=%s\n",
 		       config.oauth2_client_id ? config.oauth2_client_id : "(none)",
 		       config.oauth2_scope);
+		/* The login's sandbox, applied to this process: what a login
+		 * would get on this machine, or why it would fail. */
+		fflush(stdout);
+		if (sandbox_apply(SANDBOX_HELPER, &config, sandbox_err) != 0) {
+			fprintf(stderr, "pam_authelia: %s\n", sandbox_err);
+		} else {
+			printf("sandbox: %s\n", sandbox_summary());
+			rc = 0;
+		}
 		SSL_CTX_free(tls);
-		rc = 0;
 	}
 	config_free(&config);
 	return rc;
@@ -140,6 +218,7 @@ static int run_for_module(void)
 	if (session_init(&session, base, STDIN_FILENO, STDOUT_FILENO) != 0) {
 		log_error("cannot set up the login");
 	} else {
+		session.sandbox = SANDBOX_HELPER;
 		machine_start(&session);
 		event_base_dispatch(base);
 		rc = session.exit_code;
@@ -150,6 +229,7 @@ static int run_for_module(void)
 
 int main(int argc, char **argv)
 {
+	process_harden();
 	/* Before OpenSSL or libevent allocate anything. */
 	if (secure_alloc_install() != 0) {
 		fprintf(stderr, "pam_authelia: cannot install the wiping allocator\n");
@@ -162,5 +242,8 @@ int main(int argc, char **argv)
 		return run_by_hand(argc, argv);
 	/* The module started us: die with it (the shim set this too, before exec). */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* Not the application's directory: nothing is read relative to it. */
+	if (chdir("/") != 0)
+		return 1;
 	return run_for_module();
 }

@@ -6,6 +6,7 @@
 #include "oidc.h"
 #include "http_client.h"
 #include "json.h"
+#include "log.h"
 #include "secure_alloc.h"
 
 #include <event2/http.h>
@@ -411,15 +412,91 @@ static bool audience_has(yajl_val aud, const char *client_id)
 	return false;
 }
 
+/* Does the amr array (RFC 8176 values) show two factors? */
+static bool amr_two_factors(yajl_val amr)
+{
+	static const char *const knowledge[] = {"pwd", "pin", "kba"};
+	static const char *const possession[] = {"otp", "hwk", "swk", "sms", "tel", "sc", "pop"};
+	bool know = false, have = false;
+
+	for (size_t i = 0; i < amr->u.array.len; i++) {
+		const char *v =
+		    YAJL_IS_STRING(amr->u.array.values[i]) ? amr->u.array.values[i]->u.string : "";
+		if (strcmp(v, "mfa") == 0)
+			return true;
+		for (size_t k = 0; k < sizeof(knowledge) / sizeof(knowledge[0]); k++)
+			know = know || strcmp(v, knowledge[k]) == 0;
+		for (size_t k = 0; k < sizeof(possession) / sizeof(possession[0]); k++)
+			have = have || strcmp(v, possession[k]) == 0;
+	}
+	return know && have;
+}
+
+/* The amr values for a log line: ["pwd","kba"], printable, cut short. */
+static const char *amr_shown(yajl_val amr, char out[96])
+{
+	size_t n = 0;
+
+	out[n++] = '[';
+	for (size_t i = 0; i < amr->u.array.len && n < 80; i++) {
+		yajl_val v = amr->u.array.values[i];
+		char shown[LOG_SHOWN_SIZE];
+		n += (size_t)snprintf(out + n, 96 - n, "%s\"%.16s\"", i ? "," : "",
+				      YAJL_IS_STRING(v) ? log_shown(v->u.string, shown) : "?");
+	}
+	snprintf(out + (n < 94 ? n : 94), 96 - (n < 94 ? n : 94), "]");
+	return out;
+}
+
+/* How the approver authenticated: auth_time and amr. */
+static int check_authentication(yajl_val claims, const struct id_token_policy *policy,
+				char err[OIDC_ERROR_SIZE])
+{
+	char jerr[JSON_ERROR_SIZE], shown[96];
+	long long auth_time = 0, now = (long long)policy->now;
+	yajl_val amr = json_member(claims, "amr");
+
+	if (json_get_integer(claims, "auth_time", "auth_time", &auth_time, jerr) != 0) {
+		snprintf(err, OIDC_ERROR_SIZE, "token has no auth_time");
+		return -1;
+	}
+	if (auth_time > now + OIDC_IAT_LEEWAY) {
+		snprintf(err, OIDC_ERROR_SIZE, "auth_time lies in the future");
+		return -1;
+	}
+	if (now - auth_time > (long long)policy->max_age) {
+		snprintf(err, OIDC_ERROR_SIZE,
+			 "the approver authenticated %lld s ago, more than device-max-age=%u",
+			 now - auth_time, policy->max_age);
+		return -1;
+	}
+	if (!policy->two_factors)
+		return 0;
+	if (amr == NULL || !YAJL_IS_ARRAY(amr)) {
+		snprintf(err, OIDC_ERROR_SIZE,
+			 "token has no amr: cannot tell that the approver used two factors");
+		return -1;
+	}
+	if (!amr_two_factors(amr)) {
+		snprintf(err, OIDC_ERROR_SIZE,
+			 "amr %s does not show two factors (\"mfa\", or a knowledge and a "
+			 "possession factor)",
+			 amr_shown(amr, shown));
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks the verified token's claims. */
-static int check_claims(jwt_t *jwt, const char *issuer, const char *client_id, time_t now,
-			char **sub, char err[OIDC_ERROR_SIZE])
+static int check_claims(jwt_t *jwt, const struct id_token_policy *policy, char **sub,
+			char err[OIDC_ERROR_SIZE])
 {
 	char jerr[JSON_ERROR_SIZE], *text = jwt_get_grants_json(jwt, NULL);
 	yajl_val claims = text ? json_parse(text, strlen(text), jerr) : NULL;
 	const char *iss = NULL, *subject = NULL, *azp = NULL;
-	long long exp = 0, iat = 0;
-	int rc = -1;
+	const char *issuer = policy->issuer, *client_id = policy->client_id;
+	long long exp = 0, iat = 0, nbf = 0, now = (long long)policy->now;
+	int rc = -1, has_nbf;
 
 	if (text != NULL) {
 		explicit_bzero(text, strlen(text));
@@ -434,11 +511,16 @@ static int check_claims(jwt_t *jwt, const char *issuer, const char *client_id, t
 	else if (json_get_string(claims, "azp", "azp", &azp, jerr) < 0 ||
 		 (azp && strcmp(azp, client_id) != 0))
 		snprintf(err, OIDC_ERROR_SIZE, "authorized party is not \"%s\"", client_id);
-	else if (json_get_integer(claims, "exp", "exp", &exp, jerr) != 0 || exp <= (long long)now)
+	else if (json_get_integer(claims, "exp", "exp", &exp, jerr) != 0 || exp <= now)
 		snprintf(err, OIDC_ERROR_SIZE, "token expired or has no exp");
 	else if (json_get_integer(claims, "iat", "iat", &iat, jerr) != 0 ||
-		 iat > (long long)now + OIDC_IAT_LEEWAY)
+		 iat > now + OIDC_IAT_LEEWAY)
 		snprintf(err, OIDC_ERROR_SIZE, "token issued in the future or has no iat");
+	else if ((has_nbf = json_get_integer(claims, "nbf", "nbf", &nbf, jerr)) < 0 ||
+		 (has_nbf == 0 && nbf > now + OIDC_IAT_LEEWAY))
+		snprintf(err, OIDC_ERROR_SIZE, "token not valid yet (nbf in the future)");
+	else if (check_authentication(claims, policy, err) != 0)
+		;
 	else if (json_get_string(claims, "sub", "sub", &subject, jerr) != 0 || subject[0] == '\0')
 		snprintf(err, OIDC_ERROR_SIZE, "token has no subject");
 	else if ((*sub = strdup(subject)) != NULL)
@@ -447,8 +529,8 @@ static int check_claims(jwt_t *jwt, const char *issuer, const char *client_id, t
 	return rc;
 }
 
-int oidc_verify_id_token(const char *token, yajl_val jwks, const char *issuer,
-			 const char *client_id, time_t now, char **sub, char err[OIDC_ERROR_SIZE])
+int oidc_verify_id_token(const char *token, yajl_val jwks, const struct id_token_policy *policy,
+			 char **sub, char err[OIDC_ERROR_SIZE])
 {
 	jwt_t *unverified = NULL, *jwt = NULL;
 	const char *alg, *kid;
@@ -477,7 +559,7 @@ int oidc_verify_id_token(const char *token, yajl_val jwks, const char *issuer,
 		snprintf(why, sizeof(why), "bad signature");
 		goto out;
 	}
-	rc = check_claims(jwt, issuer, client_id, now, sub, why);
+	rc = check_claims(jwt, policy, sub, why);
 out:
 	if (rc != 0)
 		snprintf(err, OIDC_ERROR_SIZE, "id token verification failed: %.200s", why);
@@ -490,7 +572,7 @@ out:
 int oidc_check_userinfo(const char *body, size_t len, const char *sub, const char *user,
 			char err[OIDC_ERROR_SIZE])
 {
-	char jerr[JSON_ERROR_SIZE];
+	char jerr[JSON_ERROR_SIZE], shown[LOG_SHOWN_SIZE], user_shown[LOG_SHOWN_SIZE];
 	yajl_val root = json_parse(body, len, jerr), claim;
 	const char *usub = NULL;
 	int rc = -1;
@@ -511,8 +593,8 @@ int oidc_check_userinfo(const char *body, size_t len, const char *sub, const cha
 			 "claim \"" OIDC_USERNAME_CLAIM "\" is not a non-empty string");
 	else if (strcmp(claim->u.string, user) != 0)
 		snprintf(err, OIDC_ERROR_SIZE,
-			 "authelia identity \"%.64s\" does not match pam username \"%s\"",
-			 printable_ascii(claim->u.string, 64) ? claim->u.string : "?", user);
+			 "authelia identity \"%s\" does not match pam username \"%s\"",
+			 log_shown(claim->u.string, shown), log_shown(user, user_shown));
 	else
 		rc = 0;
 	json_free(root);

@@ -77,16 +77,29 @@ void oidc_discovery_free(struct discovery *discovery);
 /* Checks a JWKS document's shape; the tree is kept for oidc_verify_id_token. */
 yajl_val oidc_read_jwks(const char *body, size_t len, char err[OIDC_ERROR_SIZE]);
 
+/* What an ID token must satisfy besides its signature. */
+struct id_token_policy {
+	const char *issuer;
+	const char *client_id;
+	time_t now;
+	bool two_factors; /* amr must show two factors (the login needs them) */
+	unsigned max_age; /* seconds auth_time may lie in the past (device-max-age) */
+};
+
 /*
  * Verifies an ID token: alg must be RS256 before anything is verified (libjwt
  * 1.10 accepts an HS256 token whose secret is the RSA public key), the key is
  * the JWKS key named by kid (RSA, at least 2048 bits), the signature checks,
  * iss equals issuer, aud contains client_id (azp, when present, is it),
- * exp is in the future and iat not (libjwt checks no times).  On success
- * *sub gets the subject.  err starts with what failed, e.g. "bad signature".
+ * exp is in the future and iat and nbf are not (libjwt checks no times),
+ * auth_time is present, not in the future and at most max_age old, and, when
+ * two factors are needed, amr shows them: "mfa", or a knowledge factor (pwd,
+ * pin, kba) and a possession factor (otp, hwk, swk, sms, tel, sc, pop), as
+ * RFC 8176 names them and Authelia counts them.  On success *sub gets the
+ * subject.  err starts with what failed, e.g. "bad signature".
  */
-int oidc_verify_id_token(const char *token, yajl_val jwks, const char *issuer,
-			 const char *client_id, time_t now, char **sub, char err[OIDC_ERROR_SIZE]);
+int oidc_verify_id_token(const char *token, yajl_val jwks, const struct id_token_policy *policy,
+			 char **sub, char err[OIDC_ERROR_SIZE]);
 
 /* Binds a userinfo response to the PAM user: sub equal to the ID token's,
  * authelia.pam.username a non-empty string equal to user (case-sensitive).

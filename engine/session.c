@@ -7,8 +7,11 @@
 #include "secure_alloc.h"
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <event2/util.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,7 +85,8 @@ int session_connect(struct session *session)
 {
 	char err[HTTP_ERROR_SIZE];
 
-	session->http = http_client_new(session->base, &session->config, session->rhost,
+	session->http = http_client_new(session->base, &session->config,
+					session->client_ip[0] ? session->client_ip : NULL,
 					session_http_callback, session, err);
 	if (session->http == NULL) {
 		log_error("%s", err);
@@ -92,21 +96,26 @@ int session_connect(struct session *session)
 	return 0;
 }
 
-/* The TLS context (OpenSSL's set-up, the CA file) and the connections: work
- * the first prompt need not wait for, done while the user reads it. */
+/*
+ * What the first prompt need not wait for, done (sandboxed) while the user
+ * reads it: OpenSSL's set-up, the CA certificates parsed, the connections.
+ */
 static void session_start_connecting(struct session *session)
 {
-	char err[TLS_ERROR_SIZE > HTTP_ERROR_SIZE ? TLS_ERROR_SIZE : HTTP_ERROR_SIZE];
+	char err[TLS_ERROR_SIZE];
 
 	session->connect_pending = false;
 	if (session->finished || session->failing)
 		return;
-	session->tls = tls_context_new(session->config.ca_cert, err);
+	session->tls = tls_context_from(&session->trust, err);
+	tls_trust_free(&session->trust);
 	if (session->tls == NULL ||
 	    http_client_start(session->http, session->tls, session->connections, err) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		machine_run(session);
+		return;
 	}
+	http_client_connect(session->http);
 }
 
 /* Connects now unless a prompt is still on its way to the shim. */
@@ -161,6 +170,12 @@ int session_init(struct session *session, struct event_base *base, int in_fd, in
 	session->base = base;
 	session->watch_fd = -1;
 	session->exit_code = 1;
+	/* A failure until a state says otherwise: reaching the failure state by
+	 * any path without machine_fail() must never report success. */
+	session->result = RESULT_SERVICE_ERR;
+	snprintf(session->service_log, sizeof(session->service_log), "-");
+	snprintf(session->user_log, sizeof(session->user_log), "-");
+	snprintf(session->rhost_log, sizeof(session->rhost_log), "-");
 	config_init(&session->config);
 	event_base_gettimeofday_cached(base, &session->started);
 	session->channel = channel_new(base, in_fd, out_fd, &callbacks, session);
@@ -183,6 +198,34 @@ int session_init(struct session *session, struct event_base *base, int in_fd, in
 		evtimer_add(session->timeout_event, &setup);
 	}
 	return 0;
+}
+
+bool session_client_ip(const char *rhost, char out[SESSION_IP_SIZE])
+{
+	char text[SESSION_IP_SIZE + 64];
+	unsigned char addr[16];
+	size_t len = strlen(rhost);
+	char *zone;
+
+	out[0] = '\0';
+	if (len > 2 && rhost[0] == '[' && rhost[len - 1] == ']') {
+		rhost++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(text))
+		return false;
+	memcpy(text, rhost, len);
+	text[len] = '\0';
+	zone = strchr(text, '%');
+	if (zone != NULL && strchr(text, ':') != NULL)
+		*zone = '\0';
+	if (inet_pton(AF_INET, text, addr) == 1)
+		return inet_ntop(AF_INET, addr, out, SESSION_IP_SIZE) != NULL;
+	if (inet_pton(AF_INET6, text, addr) != 1)
+		return false;
+	if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)addr))
+		return inet_ntop(AF_INET, addr + 12, out, SESSION_IP_SIZE) != NULL;
+	return inet_ntop(AF_INET6, addr, out, SESSION_IP_SIZE) != NULL;
 }
 
 void session_arm_timeout(struct session *session, unsigned seconds)
@@ -264,6 +307,7 @@ void session_free(struct session *session)
 			event_free(session->signal_events[i]);
 	if (session->tls)
 		SSL_CTX_free(session->tls);
+	tls_trust_free(&session->trust);
 	config_free(&session->config);
 	free(session->service);
 	free(session->user);

@@ -16,20 +16,35 @@
 #include "config.h"
 #include "http_client.h"
 #include "oidc.h"
+#include "sandbox.h"
+#include "tls.h"
 
 /* How long the shim gets to hand over the set-up frames. */
 #define SESSION_SETUP_TIMEOUT_MS 5000
 /* How long the final frame gets to reach the shim before the helper exits. */
 #define SESSION_FLUSH_TIMEOUT_MS 1000
+/* Longest user name and password sent to Authelia: anything longer is refused
+ * before any request, so that no input of the user's can make a proxy in front
+ * of Authelia drop the connection (which would read as "unavailable"). */
+#define SESSION_MAX_USER     256
+#define SESSION_MAX_PASSWORD 1024
+#define SESSION_IP_SIZE	     46 /* INET6_ADDRSTRLEN */
 
 struct session {
 	struct event_base *base;
 	struct channel *channel;
 	struct config config;
+	struct tls_trust trust; /* the CA files, read before the sandbox */
 	SSL_CTX *tls;
+	enum sandbox_mode sandbox; /* SANDBOX_OFF unless the caller asks */
 
 	/* From the shim. */
 	char *service, *user, *rhost;
+	/* The same, as log lines may show them (log_shown), "-" when unset. */
+	char service_log[LOG_SHOWN_SIZE], user_log[LOG_SHOWN_SIZE], rhost_log[LOG_SHOWN_SIZE];
+	/* PAM_RHOST as a canonical IP literal, for X-Forwarded-For; "" when it is
+	 * no IP address (a host name is never sent: Authelia ignores it). */
+	char client_ip[SESSION_IP_SIZE];
 	char *authtok;	 /* PAM_AUTHTOK, secret */
 	char *password;	 /* typed at the password prompt, secret */
 	char *totp_code; /* secret */
@@ -77,6 +92,9 @@ struct session {
 };
 
 int session_init(struct session *session, struct event_base *base, int in_fd, int out_fd);
+/* Writes rhost as a canonical IP literal (no brackets, no %zone, v4-mapped
+ * as plain IPv4) to out; false, with out empty, when rhost is no IP address. */
+bool session_client_ip(const char *rhost, char out[SESSION_IP_SIZE]);
 void session_free(struct session *session);
 /* session_free, then the loop turns that let libevent finish what freeing
  * started (failed DNS lookups release their bufferevent in deferred
@@ -91,9 +109,10 @@ void session_cancel_state_timer(struct session *session);
 /* Sends a prompt to the user; its answer goes to the current state only. */
 int session_prompt(struct session *session, enum frame_type type, const char *text);
 /*
- * Creates the HTTPS client (cheap: requests made now wait), then, as soon as
- * the first prompt has been written to the shim (or at once when none is
- * queued), builds the TLS context and opens the connections.
+ * Creates the HTTPS client and its resolver (resolv.conf and hosts are read
+ * now: before the sandbox); requests made from now on wait.  As soon as the
+ * first prompt has been written to the shim (or at once when none is queued),
+ * the TLS context is built from session->trust and the connections open.
  */
 int session_connect(struct session *session);
 /* Watches fd for hang-up (EV_CLOSED, one-shot). */

@@ -2,49 +2,128 @@
  * tls.c -- building the TLS client context (see tls.h).
  */
 #include "tls.h"
+#include "ca_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define TLS_CA_PEEK (64 * 1024)
+#define TLS_CA_MAX (8 * 1024 * 1024)
 
-int tls_ca_readable(const char *ca_cert, char err[TLS_ERROR_SIZE])
+/* The whole of a regular file of at most TLS_CA_MAX bytes; NULL with errno. */
+static char *tls_read_file(const char *path, size_t *len)
 {
-	static char head[TLS_CA_PEEK + 1];
-	ssize_t n, got = 0;
-	int fd;
+	struct stat st;
+	char *buf = NULL;
+	size_t have = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), saved;
 
-	if (ca_cert == NULL)
-		return 0;
-	fd = open(ca_cert, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s", ca_cert,
-			 strerror(errno));
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_size > TLS_CA_MAX) {
+		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		goto fail;
+	while (have < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	close(fd);
+	*len = have;
+	return buf;
+fail:
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+int tls_trust_read(const char *ca_cert, struct tls_trust *trust, char err[TLS_ERROR_SIZE])
+{
+	memset(trust, 0, sizeof(*trust));
+	if (ca_cert == NULL) {
+		/* The bundle, opened now: the sandboxed helper cannot open the hashed
+		 * directory's files during the handshake (see ca_store.h). */
+		trust->bundle =
+		    ca_store_open(X509_get_default_cert_file(), X509_get_default_cert_dir());
+		if (trust->bundle != NULL)
+			return 0;
+		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s",
+			 X509_get_default_cert_file(), strerror(errno));
 		return -1;
 	}
-	while (got < TLS_CA_PEEK && (n = read(fd, head + got, (size_t)(TLS_CA_PEEK - got))) > 0)
-		got += n;
-	close(fd);
-	head[got] = '\0';
-	/* PEM, as SSL_CTX_load_verify_file reads it; the certificates themselves
-	 * are parsed after the first prompt. */
-	if (strstr(head, "-----BEGIN ") == NULL || strstr(head, "CERTIFICATE-----") == NULL) {
+	trust->ca_cert = strdup(ca_cert);
+	trust->pem = tls_read_file(ca_cert, &trust->pem_len);
+	if (trust->ca_cert == NULL || trust->pem == NULL) {
 		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s", ca_cert,
-			 got < 0 ? strerror(errno) : "no certificate or crl found");
+			 strerror(errno));
+		tls_trust_free(trust);
+		return -1;
+	}
+	/* PEM, as OpenSSL will read it: the certificates are parsed later. */
+	if (strstr(trust->pem, "-----BEGIN ") == NULL ||
+	    strstr(trust->pem, "CERTIFICATE-----") == NULL) {
+		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s", ca_cert,
+			 "no certificate or crl found");
+		tls_trust_free(trust);
 		return -1;
 	}
 	return 0;
 }
 
-SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE])
+void tls_trust_free(struct tls_trust *trust)
+{
+	free(trust->ca_cert);
+	free(trust->pem);
+	ca_store_close(trust->bundle);
+	memset(trust, 0, sizeof(*trust));
+}
+
+/* Every certificate and CRL of the PEM text into ctx's store (what
+ * SSL_CTX_load_verify_file does with a file); how many. */
+static int tls_load_pem(SSL_CTX *ctx, const char *pem, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	STACK_OF(X509_INFO) *infos = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	int count = 0;
+
+	for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++) {
+		X509_INFO *info = sk_X509_INFO_value(infos, i);
+
+		if (info->x509 != NULL && X509_STORE_add_cert(store, info->x509))
+			count++;
+		if (info->crl != NULL && X509_STORE_add_crl(store, info->crl))
+			count++;
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	BIO_free(bio);
+	return count;
+}
+
+SSL_CTX *tls_context_from(struct tls_trust *trust, char err[TLS_ERROR_SIZE])
 {
 	SSL_CTX *ctx;
-	int ok;
 
 	/* The first OpenSSL set-up of the process, so these take effect: no
 	 * openssl.cnf (its policy is set here instead, below); no clean-up at
@@ -64,20 +143,39 @@ SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE])
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_security_level(ctx, 2);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (ca_cert != NULL)
-		ok = SSL_CTX_load_verify_file(ctx, ca_cert);
-	else
-		ok = SSL_CTX_load_verify_dir(ctx, X509_get_default_cert_dir());
-	if (!ok) {
+	if (trust->ca_cert == NULL) {
+		struct ca_bundle *bundle = trust->bundle;
+
+		trust->bundle = NULL;
+		if (ca_store_attach(ctx, bundle) == 0)
+			return ctx;
+		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s",
+			 X509_get_default_cert_file(), strerror(errno));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (tls_load_pem(ctx, trust->pem, trust->pem_len) == 0) {
 		unsigned long e = ERR_peek_last_error();
 		const char *why = e ? ERR_reason_error_string(e) : NULL;
 
 		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s",
-			 ca_cert ? ca_cert : X509_get_default_cert_dir(),
-			 why ? why : "no valid PEM certificate in it");
+			 trust->ca_cert, why ? why : "no valid PEM certificate in it");
 		ERR_clear_error();
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	ERR_clear_error(); /* PEM reading ends at the end of the text */
+	return ctx;
+}
+
+SSL_CTX *tls_context_new(const char *ca_cert, char err[TLS_ERROR_SIZE])
+{
+	struct tls_trust trust;
+	SSL_CTX *ctx;
+
+	if (tls_trust_read(ca_cert, &trust, err) != 0)
+		return NULL;
+	ctx = tls_context_from(&trust, err);
+	tls_trust_free(&trust);
 	return ctx;
 }

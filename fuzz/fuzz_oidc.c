@@ -33,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config config;
 	static yajl_val jwks;
+	static const struct id_token_policy policy = {.issuer = "https://auth.example.com",
+						      .client_id = "pam",
+						      .two_factors = true,
+						      .max_age = 3600};
 	char err[OIDC_ERROR_SIZE], cerr[OPTION_ERROR_SIZE], *text, *sub = NULL;
 	struct device_grant grant;
 	struct token_set tokens;
@@ -64,13 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		oidc_discovery_free(&discovery);
 	keys = oidc_read_jwks(text, size, err);
 	if (keys != NULL) {
-		if (oidc_verify_id_token("e30.e30.", keys, "https://auth.example.com", "pam", 0,
-					 &sub, err) == 0)
+		if (oidc_verify_id_token("e30.e30.", keys, &policy, &sub, err) == 0)
 			__builtin_trap();
 		json_free(keys);
 	}
-	if (strlen(text) == size &&
-	    oidc_verify_id_token(text, jwks, "https://auth.example.com", "pam", 0, &sub, err) == 0)
+	if (strlen(text) == size && oidc_verify_id_token(text, jwks, &policy, &sub, err) == 0)
 		__builtin_trap(); /* no key to sign with: nothing may verify */
 	free(sub);
 	oidc_check_userinfo(text, size, "sub", "john", err);

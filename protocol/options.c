@@ -31,6 +31,8 @@ static const struct option_desc option_table[OPT_COUNT] = {
 				       .name = "oauth2-client-auth-method",
 				       .takes_value = 1},
     [OPT_QR] = {.id = OPT_QR, .name = "qr", .takes_value = 1},
+    [OPT_DEVICE_FLOW] = {.id = OPT_DEVICE_FLOW, .name = "device-flow", .takes_value = 1},
+    [OPT_DEVICE_MAX_AGE] = {.id = OPT_DEVICE_MAX_AGE, .name = "device-max-age", .takes_value = 1},
     [OPT_DEBUG] = {.id = OPT_DEBUG, .name = "debug", .takes_value = 0},
 };
 
@@ -106,6 +108,12 @@ int option_parse_argument(const char *arg, int seen[OPT_COUNT], const struct opt
 
 int option_parse_timeout(const char *value, unsigned *seconds, char err[OPTION_ERROR_SIZE])
 {
+	return option_parse_seconds("timeout", value, seconds, err);
+}
+
+int option_parse_seconds(const char *name, const char *value, unsigned *seconds,
+			 char err[OPTION_ERROR_SIZE])
+{
 	unsigned long n = 0;
 	const char *p = value;
 
@@ -115,7 +123,7 @@ int option_parse_timeout(const char *value, unsigned *seconds, char err[OPTION_E
 		char shown[72];
 		quote_name(shown, sizeof(shown), value, strlen(value));
 		snprintf(err, OPTION_ERROR_SIZE,
-			 "invalid timeout \"%s\": must be a whole number of seconds from 1 to %d",
+			 "invalid %s \"%s\": must be a whole number of seconds from 1 to %d", name,
 			 shown, OPTION_MAX_TIMEOUT);
 		return -1;
 	}

@@ -8,10 +8,11 @@
 
 #include <stddef.h>
 
-#define OPTION_DEFAULT_BINARY  "/usr/bin/pam_authelia"
-#define OPTION_DEFAULT_TIMEOUT 60
-#define OPTION_MAX_TIMEOUT     86400
-#define OPTION_ERROR_SIZE      256
+#define OPTION_DEFAULT_BINARY	      "/usr/bin/pam_authelia"
+#define OPTION_DEFAULT_TIMEOUT	      60
+#define OPTION_MAX_TIMEOUT	      86400
+#define OPTION_DEFAULT_DEVICE_MAX_AGE 3600
+#define OPTION_ERROR_SIZE	      256
 /* Longest module argument accepted; protects the fixed-size buffers. */
 #define OPTION_MAX_ARGUMENT 4096
 
@@ -29,6 +30,8 @@ enum option_id {
 	OPT_OAUTH2_SCOPE,
 	OPT_OAUTH2_CLIENT_AUTH_METHOD,
 	OPT_QR,
+	OPT_DEVICE_FLOW,
+	OPT_DEVICE_MAX_AGE,
 	OPT_DEBUG,
 	OPT_COUNT
 };
@@ -54,5 +57,8 @@ int option_parse_argument(const char *arg, int seen[OPT_COUNT], const struct opt
 
 /* Parses a timeout value: a whole number of seconds, 1 to OPTION_MAX_TIMEOUT. */
 int option_parse_timeout(const char *value, unsigned *seconds, char err[OPTION_ERROR_SIZE]);
+/* The same for the option called name (its error message names it). */
+int option_parse_seconds(const char *name, const char *value, unsigned *seconds,
+			 char err[OPTION_ERROR_SIZE]);
 
 #endif

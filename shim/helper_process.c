@@ -4,11 +4,14 @@
  * invoking user's, and SSL_CERT_FILE or proxy variables must not steer it),
  * default signal dispositions, and only the descriptors it needs: the channel
  * on 0 and 1, /dev/null on 2 and, when there is one, the client socket on 3.
+ * The binary was checked on a descriptor opened once (protocol/binary_path.c),
+ * and that very descriptor is executed.
  */
 #include "shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,36 +24,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int helper_check_binary(const char *path, char *err, size_t errlen)
+/*
+ * Runs in the child between fork and execve: async-signal-safe calls only.
+ *
+ * Under su, sudo, pkexec or passwd the caller is setuid root: its real uid is
+ * the invoking user's, who may signal any process whose real or saved uid is
+ * theirs, and its process group is the user's terminal's, which gets Ctrl-C
+ * and Ctrl-Z.  So a root caller's helper gets root's real and saved ids too,
+ * no supplementary groups, and a session of its own: nobody but root can stop,
+ * kill or suspend it.  (Before PR_SET_PDEATHSIG: a credential change clears it.)
+ */
+static void helper_exec(int exe, const char *argv0, int channel, int devnull, int client_fd,
+			pid_t parent)
 {
-	struct stat st;
-
-	if (stat(path, &st) != 0) {
-		snprintf(err, errlen, "helper binary %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) != 0) {
-		snprintf(err, errlen, "helper binary %s is not an executable file", path);
-		return -1;
-	}
-	/* The shim often runs as root: a helper others can replace is a root shell. */
-	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(err, errlen,
-			 "helper binary %s must be owned by root and writable by its owner only",
-			 path);
-		return -1;
-	}
-	return 0;
-}
-
-/* Runs in the child between fork and execve: async-signal-safe calls only. */
-static void helper_exec(const char *binary, int channel, int devnull, int client_fd, pid_t parent)
-{
-	char *const argv[] = {(char *)binary, NULL};
+	char *const argv[] = {(char *)argv0, NULL};
 	char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
 	struct sigaction dfl;
 	sigset_t none;
-	int chan_hi, null_hi, client_hi = -1, first;
+	int chan_hi, null_hi, exe_hi, client_hi = -1, first;
 
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
@@ -59,30 +50,40 @@ static void helper_exec(const char *binary, int channel, int devnull, int client
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
+	if (geteuid() == 0 &&
+	    (setgroups(0, NULL) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0))
+		_exit(127);
+	if (setsid() < 0)
+		_exit(127);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 		_exit(127);
 
 	/* Move everything above 9 first so no dup2 below clobbers a source. */
 	chan_hi = fcntl(channel, F_DUPFD, 10);
 	null_hi = fcntl(devnull, F_DUPFD, 10);
+	exe_hi = fcntl(exe, F_DUPFD_CLOEXEC, 10);
 	if (client_fd >= 0)
 		client_hi = fcntl(client_fd, F_DUPFD, 10);
-	if (chan_hi < 0 || null_hi < 0 || (client_fd >= 0 && client_hi < 0))
+	if (chan_hi < 0 || null_hi < 0 || exe_hi < 0 || (client_fd >= 0 && client_hi < 0))
 		_exit(127);
 	if (dup2(chan_hi, 0) < 0 || dup2(chan_hi, 1) < 0 || dup2(null_hi, 2) < 0)
 		_exit(127);
 	if (client_hi >= 0 && dup2(client_hi, SHIM_CLIENT_FD) < 0)
 		_exit(127);
-	/* Drops sshd's own sockets too, CLOEXEC or not (kernels before 5.9: by hand). */
+	/* Drops sshd's own sockets too, CLOEXEC or not (kernels before 5.9: by
+	 * hand); the binary's descriptor stays until execve closes it. */
 	first = client_hi >= 0 ? SHIM_CLIENT_FD + 1 : SHIM_CLIENT_FD;
-	if (close_range((unsigned)first, ~0U, 0) != 0)
+	if (close_range((unsigned)first, (unsigned)exe_hi - 1, 0) != 0 ||
+	    close_range((unsigned)exe_hi + 1, ~0U, 0) != 0)
 		for (int fd = first; fd < 65536; fd++)
-			close(fd);
-	execve(binary, argv, envp);
+			if (fd != exe_hi)
+				close(fd);
+	fexecve(exe_hi, argv, envp);
 	_exit(127);
 }
 
-int helper_start(struct helper *helper, const char *binary, int client_fd, char *err, size_t errlen)
+int helper_start(struct helper *helper, int binary_fd, const char *argv0, int client_fd, char *err,
+		 size_t errlen)
 {
 	int sv[2], devnull, flags;
 	pid_t parent = getpid(), pid;
@@ -103,7 +104,7 @@ int helper_start(struct helper *helper, const char *binary, int client_fd, char 
 	}
 	pid = fork();
 	if (pid == 0)
-		helper_exec(binary, sv[1], devnull, client_fd, parent);
+		helper_exec(binary_fd, argv0, sv[1], devnull, client_fd, parent);
 	close(sv[1]);
 	close(devnull);
 	if (pid < 0) {

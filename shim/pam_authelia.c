@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -20,7 +21,7 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 	struct sigaction dfl, saved_chld;
 	char err[OPTION_ERROR_SIZE];
 	const void *item;
-	int client_fd, rc;
+	int client_fd, binary_fd, rc;
 
 	(void)flags;
 	if (shim_options_parse(argc, argv, &opts, err) != 0) {
@@ -41,7 +42,8 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 	setup.argv0 = opts.binary;
 	setup.debug = opts.debug;
 
-	if (helper_check_binary(opts.binary, err, sizeof(err)) != 0) {
+	binary_fd = binary_path_open(opts.binary, err, sizeof(err));
+	if (binary_fd < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s", err);
 		return PAM_SERVICE_ERR;
 	}
@@ -55,7 +57,9 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &dfl, &saved_chld);
-	if (helper_start(&helper, opts.binary, client_fd, err, sizeof(err)) != 0) {
+	rc = helper_start(&helper, binary_fd, opts.binary, client_fd, err, sizeof(err));
+	close(binary_fd);
+	if (rc != 0) {
 		pam_syslog(pamh, LOG_ERR, "cannot start helper: %s", err);
 		rc = PAM_SERVICE_ERR;
 	} else {

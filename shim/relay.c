@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <security/pam_ext.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,9 +281,11 @@ int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_se
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
 	} else if (rc == -2) {
+		/* Never PAM_AUTHINFO_UNAVAIL: a helper that was stopped (or a user who
+		 * timed it) must not choose the "Authelia is down" fallback. */
 		pam_syslog(pamh, LOG_ERR, "helper still running past timeout; killed it");
 		helper_kill(helper);
-		rc = PAM_AUTHINFO_UNAVAIL;
+		rc = PAM_AUTH_ERR;
 	} else if (rc == -1) {
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
@@ -291,7 +294,12 @@ int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_se
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
 	} else if (status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+			pam_syslog(pamh, LOG_ERR,
+				   "helper %s killed by signal %d (SIGSYS): its sandbox stopped a "
+				   "system call it must not make",
+				   setup->argv0, SIGSYS);
+		else if (WIFSIGNALED(status))
 			pam_syslog(pamh, LOG_ERR, "helper %s killed by signal %d", setup->argv0,
 				   WTERMSIG(status));
 		else if (WEXITSTATUS(status) == 127 && !relay.have_result)

@@ -10,6 +10,7 @@
 #include <security/pam_modules.h>
 #include <sys/types.h>
 
+#include "../protocol/binary_path.h"
 #include "../protocol/frame.h"
 #include "../protocol/options.h"
 
@@ -43,8 +44,9 @@ struct helper {
 	int pidfd; /* -1 where the kernel has no pidfd_open */
 	int sock;  /* the shim's end of the channel, non-blocking */
 };
-int helper_check_binary(const char *path, char *err, size_t errlen);
-int helper_start(struct helper *helper, const char *binary, int client_fd, char *err,
+/* Starts the binary binary_fd names (from binary_path_open; the caller closes
+ * it afterwards), with argv0 as its argv[0]. */
+int helper_start(struct helper *helper, int binary_fd, const char *argv0, int client_fd, char *err,
 		 size_t errlen);
 /* Waits until the helper has exited or deadline_ms passes; 0 once reaped. */
 int helper_wait(struct helper *helper, long long deadline_ms, int *status);

@@ -6,7 +6,10 @@
  *   2FA or 1FA+2FA with method-priority leading with device_authorization:
  *                                     the device flow, no password at all
  *                                     (so nobody is asked for a password that
- *                                     would not be used)
+ *                                     would not be used), unless
+ *                                     device-flow=after-password: then the
+ *                                     password first, as above, and the device
+ *                                     flow as the second factor
  */
 #include "machine.h"
 #include "../engine/session.h"
@@ -25,7 +28,7 @@ static void choose_first_step_enter(struct session *session)
 	enum state_id next;
 
 	if (config->auth_level != AUTH_LEVEL_1FA &&
-	    config->methods[0] == METHOD_DEVICE_AUTHORIZATION)
+	    config->methods[0] == METHOD_DEVICE_AUTHORIZATION && !config->device_after_password)
 		next = STATE_DEVICE_AUTHORIZATION;
 	else if (config->auth_level == AUTH_LEVEL_2FA)
 		next = STATE_FIRST_FACTOR;

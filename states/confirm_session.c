@@ -34,7 +34,7 @@ int session_state_request(struct session *session)
 bool session_state_confirmed(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
-	char err[JSON_ERROR_SIZE], shown[72];
+	char err[JSON_ERROR_SIZE], shown[LOG_SHOWN_SIZE];
 	const char *username = NULL;
 	long long level = 0;
 	bool same_user;
@@ -46,29 +46,30 @@ bool session_state_confirmed(struct session *session, const struct http_response
 	if (json_get_string(reply.data, "username", "data.username", &username, err) != 0 ||
 	    json_get_integer(reply.data, "authentication_level", "data.authentication_level",
 			     &level, err) != 0) {
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
-			     "session state: malformed response: %s", err);
+		machine_fail(session, RESULT_AUTH_ERR, "session state: malformed response: %s",
+			     err);
 		authelia_reply_free(&reply);
 		return false;
 	}
 	/* Compared whole, before the reply (which owns username) is freed. */
 	same_user = strcmp(username, session->user) == 0;
-	snprintf(shown, sizeof(shown), "%.64s", username);
+	log_shown(username, shown);
 	authelia_reply_free(&reply);
 	if (!same_user) {
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "authelia identity \"%s\" does not match pam username \"%s\"", shown,
-			     session->user);
+			     session->user_log);
 		return false;
 	}
 	if (level < 1) {
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "Authelia reports authentication_level=%lld for \"%s\", this login "
 			     "needs 1",
-			     level, session->user);
+			     level, session->user_log);
 		return false;
 	}
-	log_debug("session confirmed: user \"%s\" authentication_level=%lld", session->user, level);
+	log_debug("session confirmed: user \"%s\" authentication_level=%lld", session->user_log,
+		  level);
 	return true;
 }
 

@@ -9,6 +9,7 @@
  * only the token and userinfo requests remain.
  */
 #include "machine.h"
+#include "../engine/authelia_api.h"
 #include "../engine/session.h"
 
 #include <stdio.h>
@@ -50,7 +51,7 @@ static void device_authorization_http(struct session *session, const struct http
 		return;
 	}
 	if (response->error != NULL) {
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
+		machine_fail(session, authelia_failure_result(response),
 			     INITIATE_FAILED ": device authorization request failed: %s",
 			     response->error);
 		return;
@@ -68,11 +69,10 @@ static void device_authorization_http(struct session *session, const struct http
 		return;
 	}
 	if (response->status != 200) {
-		machine_fail(
-		    session,
-		    response->status >= 500 || response->status < 400 ? RESULT_AUTHINFO_UNAVAIL
-								      : RESULT_AUTH_ERR,
-		    INITIATE_FAILED ": device authorization response status=%d", response->status);
+		machine_fail(session, authelia_status_result(response->status),
+			     INITIATE_FAILED ": device authorization response status=%d%s",
+			     response->status,
+			     response->status / 100 == 3 ? "; is url Authelia's own URL?" : "");
 		return;
 	}
 	if (oidc_read_device_grant(response->body, response->body_len, &session->config,

@@ -14,6 +14,7 @@
  * call remains.
  */
 #include "machine.h"
+#include "../engine/authelia_api.h"
 #include "../engine/jwt_loader.h"
 #include "../engine/qr.h"
 #include "../engine/secure_alloc.h"
@@ -183,8 +184,15 @@ static void device_poll_result(struct session *session, const struct http_respon
 	 * interval from the answer, so the next poll never comes early. */
 	event_base_gettimeofday_cached(session->base, &device->last_poll);
 	if (response->error != NULL) {
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL, "token request failed: %s",
+		machine_fail(session, authelia_failure_result(response), "token request failed: %s",
 			     response->error);
+		return;
+	}
+	if (response->status / 100 == 3) {
+		machine_fail(session, RESULT_SERVICE_ERR,
+			     "token request: unexpected redirect (response status=%d); is url "
+			     "Authelia's own URL?",
+			     response->status);
 		return;
 	}
 	outcome = oidc_read_token_response(response->status, response->body, response->body_len,
@@ -224,8 +232,7 @@ static void device_poll_result(struct session *session, const struct http_respon
 			     err);
 		return;
 	case POLL_FAILED:
-		machine_fail(session,
-			     response->status >= 500 ? RESULT_AUTHINFO_UNAVAIL : RESULT_AUTH_ERR,
+		machine_fail(session, authelia_status_result(response->status),
 			     "device token error: device authorization failed: %s", err);
 		return;
 	}
@@ -255,10 +262,18 @@ void device_metadata_http(struct session *session, const struct http_response *r
 			     state_name(session->state));
 		return;
 	}
-	if (response->error != NULL || response->status != 200) {
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL, "%s request failed: %s",
+	if (response->error != NULL) {
+		machine_fail(session, authelia_failure_result(response), "%s request failed: %s",
 			     response->purpose == HTTP_JWKS ? "JWKS" : "OIDC discovery",
-			     response->error ? response->error : "unexpected response status");
+			     response->error);
+		return;
+	}
+	if (response->status != 200) {
+		machine_fail(session, authelia_status_result(response->status),
+			     "%s request failed (response status=%d)%s",
+			     response->purpose == HTTP_JWKS ? "JWKS" : "OIDC discovery",
+			     response->status,
+			     response->status / 100 == 3 ? "; is url Authelia's own URL?" : "");
 		return;
 	}
 	if (response->purpose == HTTP_DISCOVERY) {

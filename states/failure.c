@@ -16,6 +16,6 @@ const struct state_entry state_failure_entry = {
 static void failure_enter(struct session *session)
 {
 	log_debug("result %s for user \"%s\"", auth_result_name(session->result),
-		  session->user ? session->user : "-");
+		  session->user_log);
 	session_finish(session, session->result);
 }

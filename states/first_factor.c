@@ -14,6 +14,7 @@
 #include "../engine/session.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void first_factor_enter(struct session *session);
 static void first_factor_http(struct session *session, const struct http_response *response);
@@ -30,16 +31,27 @@ static void first_factor_enter(struct session *session)
 	const char *password = session->password ? session->password : session->authtok;
 	const char *pairs[] = {"username", session->user, "password", password, NULL};
 	size_t len = 0;
-	char *body = password ? json_object_of_strings(pairs, &len) : NULL;
+	char *body = NULL;
 	int rc;
 
+	/* Before any request: see SESSION_MAX_PASSWORD. */
+	if (password != NULL && strlen(password) > SESSION_MAX_PASSWORD) {
+		secret_free(&session->password);
+		secret_free(&session->authtok);
+		machine_fail(session, RESULT_AUTH_ERR,
+			     FIRST_FACTOR_FAILED ": password for user \"%s\" is longer than %d "
+						 "bytes; refused before any request",
+			     session->user_log, SESSION_MAX_PASSWORD);
+		return;
+	}
+	body = password ? json_object_of_strings(pairs, &len) : NULL;
 	secret_free(&session->password);
 	if (body == NULL) {
 		secret_free(&session->authtok);
 		machine_fail(session, RESULT_AUTH_ERR,
 			     FIRST_FACTOR_FAILED
 			     ": user name or password for user \"%s\" is not valid UTF-8",
-			     session->user);
+			     session->user_log);
 		return;
 	}
 	rc = http_client_request(session->http, HTTP_FIRST_FACTOR, AUTHELIA_FIRST_FACTOR, body, len,
@@ -55,7 +67,7 @@ static void first_factor_http(struct session *session, const struct http_respons
 	struct authelia_reply reply;
 	char what[128];
 
-	snprintf(what, sizeof(what), "first factor for user \"%s\"", session->user);
+	snprintf(what, sizeof(what), "first factor for user \"%s\"", session->user_log);
 	if (!machine_reply_factor(session, response, what, FIRST_FACTOR_FAILED, &reply))
 		return;
 	authelia_reply_free(&reply);

@@ -195,6 +195,10 @@ void machine_timeout(struct session *session)
 {
 	const struct state_entry *entry = state_table[session->state];
 
+	/* Never PAM_AUTHINFO_UNAVAIL: when the deadline fires is the user's choice
+	 * (they decide when to answer), and [authinfo_unavail=ignore] stacks would
+	 * skip the factor.  Authelia being unreachable is told by the request's own
+	 * fixed deadline (HTTP_REQUEST_TIMEOUT_MS), not by this one. */
 	switch (entry->waits_for) {
 	case WAIT_USER:
 		machine_fail(session, RESULT_AUTH_ERR,
@@ -202,7 +206,7 @@ void machine_timeout(struct session *session)
 			     session->config.timeout, entry->name);
 		break;
 	case WAIT_SERVER:
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
+		machine_fail(session, RESULT_AUTH_ERR,
 			     "timed out after %u s waiting for Authelia (state %s)",
 			     session->config.timeout, entry->name);
 		break;

@@ -35,9 +35,10 @@ enum state_id {
 	STATE_COUNT
 };
 
-/* What a state waits for decides what the whole-exchange timeout means there:
- * a user who never answers is refused (PAM_AUTH_ERR) -- never "Authelia
- * unavailable", which `[authinfo_unavail=ignore]` stacks would skip. */
+/* What a state waits for names it in the whole-exchange timeout's log line.
+ * That timeout is PAM_AUTH_ERR wherever it fires (the set-up's own deadline
+ * aside): when it fires is the user's choice, and PAM_AUTHINFO_UNAVAIL would
+ * let `[authinfo_unavail=ignore]` stacks skip the factor. */
 enum state_wait {
 	WAIT_NOTHING, /* passes straight through */
 	WAIT_SHIM,    /* set-up frames */

@@ -30,7 +30,7 @@ static int password_prompt_frame(struct session *session, const struct frame *fr
 		if (frame->len == 0) {
 			machine_fail(session, RESULT_AUTH_ERR,
 				     FIRST_FACTOR_FAILED ": empty password for user \"%s\"",
-				     session->user);
+				     session->user_log);
 			return 0;
 		}
 		session->password = secret_dup(frame->payload, frame->len);

@@ -3,11 +3,14 @@
  * version, the module options, the PAM items and the client socket, then
  * FRAME_START.  The options are validated here with the guide's wording (an
  * unreadable `ca-cert` fails before any prompt), and the whole-exchange
- * timeout and the client watch are armed.  Only cheap work happens before the
- * first prompt: OpenSSL's set-up, the CA file and the connections follow once
- * the prompt is out (session_connect).
+ * timeout and the client watch are armed; the CA files and the resolver's are
+ * read, and the helper drops root into its sandbox before it connects
+ * anywhere.  Only cheap work happens before the first prompt: OpenSSL's
+ * set-up, the certificates' parsing and the connections follow once the
+ * prompt is out (session_connect).
  */
 #include "machine.h"
+#include "../engine/sandbox.h"
 #include "../engine/secure_alloc.h"
 #include "../engine/session.h"
 #include "../engine/tls.h"
@@ -71,12 +74,21 @@ static void receive_start(struct session *session)
 		return;
 	}
 	log_set_debug(session->config.debug);
+	/* Before any request: see SESSION_MAX_USER. */
+	if (strlen(session->user) > SESSION_MAX_USER) {
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "user name \"%s\" is longer than %d bytes; refused before any request",
+			     session->user_log, SESSION_MAX_USER);
+		return;
+	}
 	if (session->config.secret_inline)
 		log_warning(
 		    "oauth2-client-secret= is readable by every local user in the PAM file; "
 		    "move the secret to a root-only file (chmod 600) and use "
 		    "oauth2-client-secret-file= instead");
-	if (tls_ca_readable(session->config.ca_cert, err) != 0) {
+	/* The CA files only: OpenSSL's set-up and the parsing wait until the
+	 * first prompt is out (session_connect). */
+	if (tls_trust_read(session->config.ca_cert, &session->trust, err) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		return;
 	}
@@ -84,9 +96,16 @@ static void receive_start(struct session *session)
 	/* 1FA needs its requests one after the other; the other flows overlap two
 	 * (user info and session state, or the device grant and OIDC discovery). */
 	session->connections = session->config.auth_level == AUTH_LEVEL_1FA ? 1 : 2;
-	/* Connect (TCP + TLS) while the user is still typing. */
+	/* The client and its resolver; it connects (TCP + TLS) once the first
+	 * prompt is out, while the user is still typing. */
 	if (session_connect(session) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot start the HTTPS client");
+		return;
+	}
+	/* Everything that needs root is done: drop it before the first byte
+	 * from the network is parsed (engine/sandbox.h). */
+	if (sandbox_apply(session->sandbox, &session->config, err) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		return;
 	}
 	if (session->watch_fd >= 0) {
@@ -100,8 +119,7 @@ static void receive_start(struct session *session)
 	}
 	log_debug("login for user \"%s\" service=%s rhost=%s auth-level=%s timeout=%u "
 		  "client-watch=%s",
-		  session->user, session->service ? session->service : "-",
-		  session->rhost ? session->rhost : "-",
+		  session->user_log, session->service_log, session->rhost_log,
 		  auth_level_name(session->config.auth_level), session->config.timeout,
 		  session->watch_fd >= 0 ? "on" : "off");
 	machine_goto(session, STATE_CHOOSE_FIRST_STEP);
@@ -135,11 +153,22 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 		secret_free(&argument);
 		return 0;
 	case FRAME_SERVICE:
-		return receive_item(session, &session->service, frame, false);
+		receive_item(session, &session->service, frame, false);
+		if (session->service != NULL)
+			log_shown(session->service, session->service_log);
+		return 0;
 	case FRAME_USER:
-		return receive_item(session, &session->user, frame, false);
+		receive_item(session, &session->user, frame, false);
+		if (session->user != NULL)
+			log_shown(session->user, session->user_log);
+		return 0;
 	case FRAME_RHOST:
-		return receive_item(session, &session->rhost, frame, false);
+		receive_item(session, &session->rhost, frame, false);
+		if (session->rhost != NULL) {
+			log_shown(session->rhost, session->rhost_log);
+			session_client_ip(session->rhost, session->client_ip);
+		}
+		return 0;
 	case FRAME_AUTHTOK:
 		return receive_item(session, &session->authtok, frame, true);
 	case FRAME_WATCH_FD:

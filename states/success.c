@@ -14,7 +14,7 @@ const struct state_entry state_success_entry = {
 
 static void success_enter(struct session *session)
 {
-	log_info("authentication succeeded for user \"%s\" (service %s, rhost %s)", session->user,
-		 session->service ? session->service : "-", session->rhost ? session->rhost : "-");
+	log_info("authentication succeeded for user \"%s\" (service %s, rhost %s)",
+		 session->user_log, session->service_log, session->rhost_log);
 	session_finish(session, RESULT_SUCCESS);
 }

@@ -76,7 +76,7 @@ static void user_info_read_answer(struct session *session, const struct http_res
 		return;
 	if (user_info_read(reply.data, info, err) != 0) {
 		authelia_reply_free(&reply);
-		machine_fail(session, RESULT_AUTHINFO_UNAVAIL,
+		machine_fail(session, RESULT_AUTH_ERR,
 			     "user info fetch failed: user info: malformed response: %s", err);
 		return;
 	}

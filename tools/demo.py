@@ -15,6 +15,7 @@ runs inside the private mount namespace of tools/private_dev.sh: the host's
 import base64
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -24,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 STATE = ROOT / "build" / "demo"
-HELPER = ROOT / "build" / "pam_authelia"
+BUILT_HELPER = ROOT / "build" / "pam_authelia"
 SHIM = ROOT / "build" / "pam_authelia.so"
 
 import testca  # noqa: E402
+from safe_dir import install_helper, make_safe_dir  # noqa: E402
 from syslog_sink import Syslog  # noqa: E402
 from authelia_double import AutheliaDouble, totp_code  # noqa: E402
 
@@ -86,6 +88,9 @@ def main():
     (STATE / "demo.pid").write_text(str(os.getpid()))
     work = Path(tempfile.mkdtemp(prefix="pam-authelia-demo."))
     work.chmod(0o755)
+    # The module runs a helper only from a directory of root's own.
+    helper_dir = make_safe_dir()
+    helper = install_helper(BUILT_HELPER, helper_dir)
     tail = Syslog()
 
     heading("pam_authelia demo: a throw-away CA, the Authelia test double, a private sshd")
@@ -106,13 +111,14 @@ def main():
     sshd = Sshd(work)
     sshd.start()
     say(f"sshd: 127.0.0.1 port {sshd.port}, PAM stack {sshd.pam_file}")
-    base = (f"auth required {SHIM} binary={HELPER} url={url} ca-cert={work / 'ca.pem'} "
+    base = (f"auth required {SHIM} binary={helper} url={url} ca-cert={work / 'ca.pem'} "
             "oauth2-client-id=pam-authelia oauth2-client-secret=s3cret-client debug")
 
     def stop(*_):
         heading("stopping")
         sshd.stop()
         authelia.close()
+        shutil.rmtree(helper_dir, ignore_errors=True)
         for f in ("demo.pid", "totp.json"):
             (STATE / f).unlink(missing_ok=True)
         say("stopped; nothing on the host was changed")

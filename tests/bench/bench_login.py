@@ -49,10 +49,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import testca  # noqa: E402
 from authelia_double import totp_code  # noqa: E402
-from conftest import Login as ShimLogin, wait_gone  # noqa: E402
+# conftest installs the helper into a directory of root's own (safe_dir.py):
+# the module runs helpers from nowhere else.
+from conftest import HELPER, Login as ShimLogin, wait_gone  # noqa: E402
 
 BUILD = ROOT / "build"
-HELPER = BUILD / "pam_authelia"
 SHIM = BUILD / "pam_authelia.so"
 APP = BUILD / "tests" / "pam_test_app"
 BARE = BUILD / "tests" / "bare_client"

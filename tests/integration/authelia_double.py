@@ -1154,17 +1154,26 @@ class DeviceRequest:
     user: str = None
     last_checked: float = 0.0
     used: bool = False
+    # How the approver authenticated to Authelia (their session): the ID
+    # token's amr and auth_time.
+    amr: list = None
+    auth_time: int = None
 
 
 class OIDC:
     """The OIDC half of the double.  Knobs for tests:
     device_script: what happens to the next device request:
-        {"action": "approve"|"deny"|"never", "user": "john", "after": seconds}
+        {"action": "approve"|"deny"|"never", "user": "john", "after": seconds,
+         "amr": how the approver logged in to Authelia (RFC 8176 values, as
+                Authelia reports them; default password + TOTP:
+                ["pwd", "kba", "otp", "mfa"]),
+         "auth_age": seconds between their login and the approval (default 0)}
     interval, expires_in: what the device authorization answers
     id_token_attack: alg_none, hs256_pubkey, wrong_aud, wrong_iss, expired,
-        iat_future, unknown_kid, bad_signature, wrong_azp, weak_key, duplicate_kid
+        iat_future, unknown_kid, bad_signature, wrong_azp, weak_key, duplicate_kid,
+        nbf_future, amr_missing, auth_time_missing, auth_time_future
     userinfo_attack: sub_differs, claim_missing, claim_empty, claim_not_string,
-        claim_case
+        claim_case, claim_nul (the user name, then \\u0000 and more)
     verification_attack: other_host, http, userinfo, too_long
     token_429_once, slow_down_once, expired_token_once: the next poll's answer
     discovery_issuer: overrides the issuer in discovery
@@ -1218,8 +1227,10 @@ class OIDC:
         now = int(time.time())
         digest = hashlib.sha256(access_token.encode()).digest()
         claims = {"iss": dev.issuer, "sub": self.subject(dev.user), "aud": [dev.client_id],
-                  "azp": dev.client_id, "exp": now + 3600, "iat": now, "auth_time": now - 5,
-                  "jti": str(uuid.uuid4()), "amr": ["pwd", "otp", "mfa"],
+                  "azp": dev.client_id, "exp": now + 3600, "iat": now,
+                  "auth_time": dev.auth_time if dev.auth_time is not None else now,
+                  "jti": str(uuid.uuid4()),
+                  "amr": dev.amr if dev.amr is not None else ["pwd", "kba", "otp", "mfa"],
                   "at_hash": b64url(digest[:16])}
         header = {"alg": "RS256", "kid": self.jwk["kid"], "typ": "JWT"}
         attack = self.id_token_attack
@@ -1235,6 +1246,14 @@ class OIDC:
             claims["iat"], claims["exp"] = now + 3600, now + 7200
         elif attack == "unknown_kid":
             header["kid"] = "zzzzzz-rs256"
+        elif attack == "nbf_future":
+            claims["nbf"] = now + 3600
+        elif attack == "amr_missing":
+            del claims["amr"]
+        elif attack == "auth_time_missing":
+            del claims["auth_time"]
+        elif attack == "auth_time_future":
+            claims["auth_time"] = now + 3600
         if attack == "hs256_pubkey":  # key confusion: the public key PEM as HMAC secret
             header["alg"] = "HS256"
             return self.sign(header, claims, hmac_key=self.public_pem)
@@ -1359,6 +1378,8 @@ def api_oidc_device_authorization(self, raw):
             with d.lock:
                 dev.status = "approved" if script["action"] == "approve" else "denied"
                 dev.user = script.get("user", "john")
+                dev.amr = list(script.get("amr", ["pwd", "kba", "otp", "mfa"]))
+                dev.auth_time = int(time.time()) - int(script.get("auth_age", 0))
         if script.get("after", 0.0) > 0:
             threading.Timer(script["after"], decide).start()
         else:  # decided before the first poll can arrive
@@ -1438,6 +1459,8 @@ def api_oidc_userinfo(self, raw):
             info["authelia.pam.username"] = ["john"]
         elif attack == "claim_case":
             info["authelia.pam.username"] = dev.user.upper()
+        elif attack == "claim_nul":  # "john\u0000@evil.example": C reads "john"
+            info["authelia.pam.username"] = dev.user + "\u0000@evil.example"
     self.json(200, info)
 
 

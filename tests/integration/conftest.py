@@ -4,8 +4,10 @@ Tests run inside the private mount namespace that tests/run_integration.sh
 sets up, where /dev/log is ours: the `syslog` fixture binds it and reads the
 lines the helper (ident pam_authelia) and the shim (through pam_syslog) write.
 """
+import atexit
 import os
 import select
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,19 +15,30 @@ from pathlib import Path
 import pytest
 
 import testca
+from safe_dir import install_helper, make_safe_dir
 from syslog_sink import Syslog
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 SHIM = BUILD / "pam_authelia.so"
-# make check runs some suites again with the sanitizer build of the helper and
-# with pam_test_app (and so the shim) under valgrind.
-HELPER = Path(os.environ.get("PAM_AUTHELIA_HELPER", BUILD / "pam_authelia"))
 APP_PREFIX = os.environ.get("PAM_AUTHELIA_APP_PREFIX", "").split()
 APP = BUILD / "tests" / "pam_test_app"
 SET_AUTHTOK = BUILD / "tests" / "pam_set_authtok.so"
 STAND_IN = Path(__file__).resolve().parent / "stand_in_helper.py"
+STAND_IN_WRAPPER = BUILD / "tests" / "stand_in_wrapper"
 SERVICE = "pamtest"
+
+# Every helper the tests run is a copy in a directory of root's own outside
+# /tmp (safe_dir.py): the shim refuses any other.
+SAFE_DIR = make_safe_dir()
+if SAFE_DIR is not None:
+    atexit.register(shutil.rmtree, SAFE_DIR, True)
+# make check runs some suites again with the sanitizer build of the helper and
+# with pam_test_app (and so the shim) under valgrind.
+BUILT_HELPER = Path(os.environ.get("PAM_AUTHELIA_HELPER", BUILD / "pam_authelia"))
+HELPER = (install_helper(BUILT_HELPER, SAFE_DIR) if SAFE_DIR and BUILT_HELPER.exists()
+          else BUILT_HELPER)
+
 
 @pytest.fixture(scope="session")
 def _syslog_socket():
@@ -44,7 +57,8 @@ class Login:
     """One pam_authenticate() through the real shim in pam_test_app."""
 
     def __init__(self, tmp_path, module_args, user="john", rhost=None, connect=None,
-                 authtok=None, extra_fd=False, hostile_signals=False):
+                 authtok=None, extra_fd=False, hostile_signals=False, setuid_caller=None,
+                 preexec=None):
         confdir = tmp_path / "pam.d"
         confdir.mkdir(exist_ok=True)
         # PAM_AUTHTOK can only be set by a module: pam_set_authtok.so prompts
@@ -62,8 +76,19 @@ class Login:
         if hostile_signals:
             cmd += ["--hostile-signals"]
         cmd += [str(confdir), SERVICE, user]
+        def become_setuid_caller():
+            # What su or sudo look like: real ids and groups of the invoking
+            # user (uid, gid), effective uid root.
+            if setuid_caller is not None:
+                uid, gid = setuid_caller
+                os.setgroups([gid])
+                os.setresgid(gid, gid, gid)
+                os.setresuid(uid, 0, 0)
+            if preexec is not None:
+                preexec()
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     preexec_fn=become_setuid_caller)
         self._buf = b""
         kind, pid = self._line(5).split(" ", 1)
         assert kind == "PID"
@@ -145,18 +170,16 @@ def login(tmp_path):
 
 @pytest.fixture
 def stand_in(tmp_path):
-    """Returns (binary path, record path) for a scenario of stand_in_helper.py."""
+    """Returns (binary path, record path) for a scenario of stand_in_helper.py:
+    a copy of the stand_in_wrapper program in a safe directory of this test's
+    own, which records exactly what the shim's execve gave it and runs the
+    script (see tests/stand_in_wrapper.c)."""
+    safe = make_safe_dir(SAFE_DIR)  # removed with SAFE_DIR
+
     def make(scenario):
         record = tmp_path / f"record-{scenario.replace(':', '-')}.json"
-        wrapper = tmp_path / f"helper-{scenario.replace(':', '-')}"
-        # The wrapper records exactly what the shim's execve gave it.
-        wrapper.write_text(
-            "#!/bin/sh\n"
-            f"cat /proc/$$/cmdline > {record}.cmdline\n"
-            f"cat /proc/$$/environ > {record}.environ\n"
-            f"grep -E '^Sig(Ign|Blk)' /proc/self/status > {record}.signals\n"
-            f"exec /usr/bin/python3 {STAND_IN} '{scenario}' {record}\n")
-        wrapper.chmod(0o755)
+        wrapper = install_helper(STAND_IN_WRAPPER, safe, f"helper-{scenario.replace(':', '-')}")
+        Path(f"{wrapper}.scenario").write_text(f"{scenario}\n{record}\n{STAND_IN}\n")
         return wrapper, record
     tmp_path.chmod(0o755)
     return make

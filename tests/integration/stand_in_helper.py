@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A scripted stand-in for the helper, used to test the shim alone.
 
-The shim starts it (through a small wrapper script that names the scenario and
-a record file) exactly as it starts the real helper.  It speaks the frame
+The shim starts it (through tests/stand_in_wrapper.c, a small program that
+names the scenario and a record file) exactly as it starts the real helper.  It speaks the frame
 protocol independently of protocol/frame.c: 1-byte type, 4-byte big-endian
 length, payload.  It records what it received and what its process looks like
 (argv, environment, descriptors, signal dispositions) as JSON in the record
@@ -54,6 +54,13 @@ def record(**extra):
         "fds": fds,
         "sig_ignored": status.get("SigIgn"),
         "sig_blocked": status.get("SigBlk"),
+        "pid": os.getpid(),
+        "sid": os.getsid(0),
+        "pgid": os.getpgid(0),
+        "uids": status.get("Uid"),
+        "gids": status.get("Gid"),
+        "groups": status.get("Groups"),
+        "cwd": os.getcwd(),
         "setup": setup,
     }
     state.update(extra)

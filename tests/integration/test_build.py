@@ -39,7 +39,11 @@ def test_check_prints_the_effective_configuration():
     r = _run("--check", "--url", "https://auth.example.com/", "--auth-level=2FA",
              "--method-priority", "totp,user", "--debug")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    *lines, sandbox = r.stdout.splitlines()
+    # --check ends by applying the login's sandbox to itself (run as root here).
+    assert sandbox.startswith("sandbox: uid=") and "groups=none seccomp=on landlock=" in sandbox
+    assert "uid=0" not in sandbox, sandbox
+    assert lines == [
         "configuration OK",
         "url=https://auth.example.com",
         "auth-level=2FA",
@@ -50,6 +54,18 @@ def test_check_prints_the_effective_configuration():
         "oauth2-client-id=(none)",
         "oauth2-scope=openid authelia.pam",
     ]
+
+
+def test_check_reports_a_sandbox_that_cannot_be_applied(tmp_path):
+    """No unprivileged user: --check says what every login would log."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text("".join(l for l in open("/etc/passwd")
+                              if l.split(":")[0] not in ("nobody", "_pam_authelia")))
+    r = subprocess.run(["unshare", "--mount", "sh", "-c",
+                        f"mount --bind {passwd} /etc/passwd && exec {HELPER} --check "
+                        "--url https://a"], capture_output=True, text=True, env={})
+    assert r.returncode == 1
+    assert "pam_authelia: cannot drop root: neither user _pam_authelia nor nobody" in r.stderr
 
 
 def test_check_reports_errors_in_the_guides_words():

@@ -276,6 +276,11 @@ def test_approved_by_another_user(login, authelia, certs, syslog, user, line):
     ("unknown_kid", 'id token verification failed: unknown key id "zzzzzz-rs256"'),
     ("bad_signature", "id token verification failed: bad signature"),
     ("wrong_azp", 'id token verification failed: authorized party is not "pam-authelia"'),
+    ("nbf_future", "id token verification failed: token not valid yet (nbf in the future)"),
+    ("amr_missing", "id token verification failed: token has no amr: cannot tell that the "
+                    "approver used two factors"),
+    ("auth_time_missing", "id token verification failed: token has no auth_time"),
+    ("auth_time_future", "id token verification failed: auth_time lies in the future"),
 ])
 def test_id_token_attacks(login, authelia, certs, syslog, attack, line):
     authelia.oidc.id_token_attack = attack
@@ -286,6 +291,102 @@ def test_id_token_attacks(login, authelia, certs, syslog, attack, line):
     assert any(t.startswith(line) for t in syslog.texts()), syslog.texts()
     assert "/api/oidc/userinfo" not in authelia.paths()
     assert_no_poll_after(authelia)
+
+
+@pytest.mark.parametrize("amr,ok", [
+    (["pwd", "kba", "otp", "mfa"], True),   # password + TOTP, as Authelia reports it
+    (["pwd", "kba", "sms", "mca", "mfa"], True),  # password + Duo
+    (["pwd", "otp"], True),                  # a knowledge and a possession factor
+    (["pop", "hwk", "user", "pin"], True),   # WebAuthn with a PIN
+    (["mfa"], True),
+    (["pwd", "kba"], False),                 # the password alone
+    (["hwk", "pop", "user"], False),         # a security key without user verification
+    (["otp"], False),
+    ([], False),
+])
+def test_the_approver_must_have_used_two_factors(login, authelia, certs, syslog, amr, ok):
+    """The device flow stands in for the second factor (or both): an approval
+    from a session that used the password alone must not pass at
+    auth-level=1FA+2FA."""
+    authelia.oidc.device_script = {"action": "approve", "user": "john", "after": 0.0, "amr": amr}
+    l = start(login, authelia, certs)
+    l.conv()
+    l.answer("")
+    assert l.result()[0] == ("PAM_SUCCESS" if ok else "PAM_AUTH_ERR")
+    if not ok:
+        assert any(t.startswith("id token verification failed: amr [")
+                   and t.endswith('does not show two factors ("mfa", or a knowledge and a '
+                                  'possession factor)') for t in syslog.texts()), syslog.texts()
+        assert "/api/oidc/userinfo" not in authelia.paths()
+
+
+@pytest.mark.parametrize("age,max_age,ok", [
+    (30 * 86400, None, False),  # the issue's token: approved from a month-old session
+    (3700, None, False),        # default device-max-age=3600
+    (3000, None, True),
+    (700, 600, False),
+    (500, 600, True),
+])
+def test_device_max_age_bounds_the_approvers_authentication(login, authelia, certs, syslog,
+                                                            age, max_age, ok):
+    authelia.oidc.device_script = {"action": "approve", "user": "john", "after": 0.0,
+                                   "auth_age": age}
+    l = start(login, authelia, certs, f"device-max-age={max_age}" if max_age else "")
+    l.conv()
+    l.answer("")
+    assert l.result()[0] == ("PAM_SUCCESS" if ok else "PAM_AUTH_ERR")
+    if not ok:
+        limit = max_age or 3600
+        assert any(t.startswith("id token verification failed: the approver authenticated ")
+                   and t.endswith(f"s ago, more than device-max-age={limit}")
+                   for t in syslog.texts()), syslog.texts()
+
+
+def test_device_flow_after_password(login, authelia, certs, syslog):
+    """device-flow=after-password: the Authelia password first, the device
+    flow only as the second factor; nobody who merely knows a user name can
+    put an approval request on that user's phone."""
+    authelia.add_user("john", "pw-john", totp=True, method="totp")
+    l = start(login, authelia, certs, "device-flow=after-password")
+    assert l.conv() == ("echo_off", "Password: ")
+    l.answer("pw-john")
+    style, text = l.conv()
+    assert style == "echo_on" and text.endswith(APPROVE)
+    l.answer("")
+    assert l.result()[0] == "PAM_SUCCESS"
+    paths = authelia.paths()
+    assert paths.index("/api/firstfactor") < paths.index("/api/oidc/device-authorization")
+    assert 'selected "device_authorization" (from priority entry "device_authorization")' \
+        in syslog.texts()
+
+
+def test_device_flow_after_a_wrong_password_never_starts(login, authelia, certs, syslog):
+    authelia.add_user("john", "pw-john", totp=True)
+    l = start(login, authelia, certs, "device-flow=after-password")
+    assert l.conv() == ("echo_off", "Password: ")
+    l.answer("guess")
+    assert l.result()[0] == "PAM_AUTH_ERR"
+    assert "/api/oidc/device-authorization" not in authelia.paths()
+
+
+def test_device_flow_after_password_still_checks_the_approval(login, authelia, certs, syslog):
+    authelia.add_user("john", "pw-john")
+    authelia.oidc.device_script = {"action": "approve", "user": "john", "after": 0.0,
+                                   "amr": ["pwd", "kba"]}
+    l = start(login, authelia, certs, "device-flow=after-password")
+    l.conv()
+    l.answer("pw-john")
+    l.conv()
+    l.answer("")
+    assert l.result()[0] == "PAM_AUTH_ERR"
+    assert any("does not show two factors" in t for t in syslog.texts())
+
+
+def test_device_flow_option_is_validated(login, authelia, certs, syslog):
+    l = start(login, authelia, certs, "device-flow=second")
+    assert l.result()[0] == "PAM_SERVICE_ERR"
+    assert any(t.endswith('invalid device-flow "second": must be first or after-password')
+               for t in syslog.texts()), syslog.texts()
 
 
 @pytest.mark.parametrize("attack,ending", [
@@ -309,6 +410,8 @@ def test_jwks_attacks(login, authelia, certs, syslog, attack, ending):
     ("claim_empty", 'claim "authelia.pam.username" is not a non-empty string'),
     ("claim_not_string", 'claim "authelia.pam.username" is not a non-empty string'),
     ("claim_case", 'authelia identity "JOHN" does not match pam username "john"'),
+    # "john\u0000@evil.example" read as a C string is "john"
+    ("claim_nul", "userinfo response: malformed JSON: a string holds \\u0000"),
 ])
 def test_userinfo_attacks(login, authelia, certs, syslog, attack, line):
     authelia.oidc.userinfo_attack = attack
@@ -387,3 +490,42 @@ def test_the_qr_code_decodes_to_the_verification_url(login, authelia, certs, tmp
                          capture_output=True, text=True)
     assert out.stdout.strip() == url
     l.kill()
+
+
+@pytest.mark.parametrize("path,injection,code,line", [
+    ("/api/oidc/device-authorization", dict(status=503, body=b"{}"), "PAM_AUTHINFO_UNAVAIL",
+     "device authorization response status=503"),
+    ("/api/oidc/device-authorization", dict(status=302, headers={"Location": "https://x/"}),
+     "PAM_SERVICE_ERR", "device authorization response status=302; is url Authelia's own URL?"),
+    ("/api/oidc/device-authorization", dict(status=200, body=b'{"device_code":1}'),
+     "PAM_AUTH_ERR", "device authorization: malformed response"),
+    ("/api/oidc/token", dict(status=502, body=b"Bad Gateway", content_type="text/plain"),
+     "PAM_AUTHINFO_UNAVAIL", "device authorization failed: token response status=502"),
+    ("/api/oidc/token", dict(status=307, headers={"Location": "https://x/"}),
+     "PAM_SERVICE_ERR", "token request: unexpected redirect (response status=307)"),
+    ("/api/oidc/token", dict(status=200, body=b"not json"),
+     "PAM_AUTH_ERR", "device authorization failed: token response status=200"),
+    ("/jwks.json", dict(status=500, body=b"{}"), "PAM_AUTHINFO_UNAVAIL",
+     "JWKS request failed (response status=500)"),
+    ("/jwks.json", dict(status=404, body=b"{}"), "PAM_AUTH_ERR",
+     "JWKS request failed (response status=404)"),
+    ("/.well-known/openid-configuration", dict(raw=b"garbage\r\n\r\n"), "PAM_AUTH_ERR",
+     "OIDC discovery request failed: invalid HTTP response"),
+    ("/api/oidc/userinfo", dict(status=503, body=b"{}"), "PAM_AUTHINFO_UNAVAIL",
+     "userinfo request failed (response status=503)"),
+    ("/api/oidc/userinfo", dict(reset=True), "PAM_AUTHINFO_UNAVAIL",
+     "userinfo request failed: "),
+])
+def test_server_failures_follow_the_result_rule(login, authelia, certs, syslog, path, injection,
+                                                code, line):
+    """The same rule as the password flows: PAM_AUTHINFO_UNAVAIL only for an
+    observed failure to talk to Authelia (5xx, a connection lost), a refusal
+    for an answer that cannot be used, PAM_SERVICE_ERR for a redirect."""
+    authelia.inject(path, **injection)
+    l = start(login, authelia, certs)
+    line_seen = l._line(15)
+    while line_seen.startswith("CONV "):  # the device prompt: press Enter
+        l.answer("")
+        line_seen = l._line(15)
+    assert line_seen.split(" ")[1] == code
+    assert any(line in t for t in syslog.texts()), syslog.texts()

@@ -174,6 +174,18 @@ def test_a_helper_the_module_would_refuse_fails(pam_dir, authelia, certs, tmp_pa
     assert rc == 2 and has(lines, "FAIL", f"helper {helper} {message}")
 
 
+def test_a_helper_below_a_directory_others_can_write_fails(pam_dir, authelia, certs, tmp_path):
+    """The module's own rule (protocol/binary_path.c): a helper under /tmp, or
+    reached through a symlink there, would not run."""
+    helper = tmp_path / "helper"
+    helper.write_bytes(HELPER.read_bytes())
+    helper.chmod(0o755)
+    f = service(pam_dir, line(authelia, certs).replace(f"binary={HELPER}", f"binary={helper}"))
+    rc, lines = doctor("--pam-file", f)
+    assert rc == 2 and has(lines, "FAIL", f"helper binary {helper}: directory /tmp must be "
+                           "owned by root", "the module will not run it")
+
+
 def test_a_missing_helper_fails(pam_dir, authelia, certs, tmp_path):
     f = service(pam_dir, line(authelia, certs).replace(f"binary={HELPER}",
                                                        f"binary={tmp_path / 'none'}"))

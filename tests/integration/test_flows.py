@@ -456,43 +456,60 @@ def test_totp_preference_without_totp_falls_through(login, authelia, certs, sysl
 
 
 # --- a server that misbehaves ---------------------------------------------------
+# The rule (README, "PAM return codes"): PAM_AUTHINFO_UNAVAIL only for an
+# observed failure to talk to Authelia (5xx, no connection, TLS, a connection
+# lost); an answer that came but cannot be used is a refusal; a redirect means
+# url is wrong.
+
+NESTED = b'{"status":"OK","data":' + b"[" * 30000 + b"]" * 30000 + b"}"
+
 
 @pytest.mark.parametrize("path,injection,code,line", [
-    ("/api/firstfactor", dict(status=200, body=b"{not json"), "PAM_AUTHINFO_UNAVAIL",
+    ("/api/firstfactor", dict(status=200, body=b"{not json"), "PAM_AUTH_ERR",
      'first factor for user "john": malformed response: malformed JSON'),
-    ("/api/firstfactor", dict(status=200, body=b'{"status":1}'), "PAM_AUTHINFO_UNAVAIL",
+    ("/api/firstfactor", dict(status=200, body=b'{"status":1}'), "PAM_AUTH_ERR",
      'first factor for user "john": malformed response: field status is a number, not a string'),
-    ("/api/firstfactor", dict(status=200, body=b'["OK"]'), "PAM_AUTHINFO_UNAVAIL",
+    ("/api/firstfactor", dict(status=200, body=b'["OK"]'), "PAM_AUTH_ERR",
      "malformed JSON: an array, not an object"),
     ("/api/firstfactor", dict(status=200, body=b'{"status":"KO","status":"OK"}'),
-     "PAM_AUTHINFO_UNAVAIL", "malformed JSON: repeated key"),
+     "PAM_AUTH_ERR", "malformed JSON: repeated key"),
     ("/api/firstfactor", dict(status=200, body=b'{"status":"KO","message":"Operation failed."}'),
      "PAM_AUTH_ERR", 'first factor authentication failed: first factor for user "john" refused '
      '(response status=200 status_field="KO")'),
     ("/api/firstfactor", dict(status=200, body=b'{"status":"OK","data":[]}'),
-     "PAM_AUTHINFO_UNAVAIL", "field data is an array, not an object"),
+     "PAM_AUTH_ERR", "field data is an array, not an object"),
+    ("/api/firstfactor", dict(status=200, body=b'{"status":"O\\u0000K"}'),
+     "PAM_AUTH_ERR", "malformed JSON: a string holds \\u0000"),
+    # 60 KB of nesting crashed the helper's recursive tree code (1 MiB stack).
+    ("/api/firstfactor", dict(status=200, body=NESTED),
+     "PAM_AUTH_ERR", "malformed JSON: nested deeper than 32 levels"),
     ("/api/user/info", dict(status=200, body=b'{"status":"OK","data":{"method":"totp",'
                             b'"has_totp":"yes","has_webauthn":false,"has_duo":false}}'),
-     "PAM_AUTHINFO_UNAVAIL", "user info fetch failed: user info: malformed response: field data.has_totp is a string, not a boolean"),
+     "PAM_AUTH_ERR", "user info fetch failed: user info: malformed response: field data.has_totp is a string, not a boolean"),
     ("/api/user/info", dict(status=200, body=b'{"status":"OK","data":{"method":"totp"}}'),
-     "PAM_AUTHINFO_UNAVAIL", "user info fetch failed: user info: malformed response"),
+     "PAM_AUTH_ERR", "user info fetch failed: user info: malformed response"),
     ("/api/user/info", dict(status=200, body=b'{"status":"OK","data":{"method":"sms",'
                             b'"has_totp":true,"has_webauthn":false,"has_duo":false}}'),
-     "PAM_AUTHINFO_UNAVAIL", "user info fetch failed: user info: malformed response: unknown data.method"),
+     "PAM_AUTH_ERR", "user info fetch failed: user info: malformed response: unknown data.method"),
     ("/api/firstfactor", dict(status=200, body=b'{"status":"OK","x":"' + b"a" * 100000 + b'"}'),
-     "PAM_AUTHINFO_UNAVAIL", "response larger than 64 KiB"),
+     "PAM_AUTH_ERR", "response larger than 64 KiB"),
     ("/api/firstfactor", dict(status=302, headers={"Location": "https://evil.example/"}),
-     "PAM_AUTHINFO_UNAVAIL", "unexpected redirect (response status=302)"),
+     "PAM_SERVICE_ERR", "unexpected redirect (response status=302); is url Authelia's own URL?"),
     ("/api/firstfactor", dict(status=503, body=b"Service Unavailable", content_type="text/plain"),
      "PAM_AUTHINFO_UNAVAIL", "Authelia failed (response status=503)"),
+    ("/api/firstfactor", dict(status=502, body=b"Bad Gateway", content_type="text/plain"),
+     "PAM_AUTHINFO_UNAVAIL", "Authelia failed (response status=502)"),
     ("/api/firstfactor", dict(status=404, body=b"404 Not Found", content_type="text/plain"),
      "PAM_AUTH_ERR", "refused (response status=404)"),
+    ("/api/firstfactor", dict(status=413, body=b"413 Request Entity Too Large",
+                              content_type="text/plain"),
+     "PAM_AUTH_ERR", "refused (response status=413)"),
     ("/api/firstfactor", dict(reset=True), "PAM_AUTHINFO_UNAVAIL", "request failed"),
-    ("/api/firstfactor", dict(raw=b"SSH-2.0-not-http\r\n\r\n"), "PAM_AUTHINFO_UNAVAIL",
-     "request failed"),
+    ("/api/firstfactor", dict(raw=b"SSH-2.0-not-http\r\n\r\n"), "PAM_AUTH_ERR",
+     "request failed: invalid HTTP response"),
     ("/api/state", dict(status=200, body=b'{"status":"OK","data":{"username":"john",'
                         b'"authentication_level":"2"}}'),
-     "PAM_AUTHINFO_UNAVAIL", "field data.authentication_level is a string, not an integer"),
+     "PAM_AUTH_ERR", "field data.authentication_level is a string, not an integer"),
     ("/api/state", dict(status=200, body=b'{"status":"OK","data":{"username":"john",'
                         b'"authentication_level":0}}'),
      "PAM_AUTH_ERR", 'Authelia reports authentication_level=0 for "john", this login needs 1'),
@@ -507,11 +524,14 @@ def test_bad_server_answers(login, authelia, certs, syslog, path, injection, cod
 
 
 def test_slow_server_hits_the_whole_exchange_timeout(login, authelia, certs, syslog):
+    """The whole-exchange timeout is a refusal wherever it fires: when it
+    fires is the user's choice (they pick when to answer), so it must never
+    mean "Authelia unavailable".  Only a request's own fixed deadline does."""
     authelia.add_user("john", "pw-john")
     authelia.inject("/api/firstfactor", delay=10)
     l = password_login(login, authelia, certs, "auth-level=1FA timeout=2")
     name, ms = l.result()
-    assert name == "PAM_AUTHINFO_UNAVAIL"
+    assert name == "PAM_AUTH_ERR"
     assert ms < 3000
     assert "timed out after 2 s waiting for Authelia (state first_factor)" in syslog.texts()
 

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from conftest import HELPER, wait_gone
+from conftest import HELPER, SAFE_DIR, install_helper, make_safe_dir, wait_gone
 
 RESULTS = {
     "success": "PAM_SUCCESS",
@@ -39,8 +39,8 @@ def test_helper_gets_a_fixed_environment_no_secrets_and_only_its_descriptors(
     assert l._line(10) == "SIGCHLD ignored"
     assert l.result()[0] == "PAM_SUCCESS"
     cmdline = open(f"{record}.cmdline", "rb").read().split(b"\0")[:-1]
-    # /bin/sh runs the wrapper: nothing follows the binary path on argv.
-    assert cmdline == [b"/bin/sh", str(binary).encode()]
+    # argv is the binary path alone.
+    assert cmdline == [str(binary).encode()]
     assert open(f"{record}.environ", "rb").read() == b"PATH=/usr/bin:/bin\0"
     signals = dict(line.split(":\t") for line in open(f"{record}.signals").read().split("\n") if line)
     assert int(signals["SigBlk"], 16) == 0
@@ -52,11 +52,30 @@ def test_helper_gets_a_fixed_environment_no_secrets_and_only_its_descriptors(
     # 0 and 1: the channel; 2: /dev/null; nothing else (python's own listing fd aside)
     assert fds[0].startswith("socket:") and fds[0] == fds[1]
     assert fds[2] == "/dev/null"
+    # (nor the descriptor the shim executed the binary from)
     assert not [fd for fd, t in fds.items() if fd > 2 and not t.startswith("/proc/")]
     # The secrets travel over the channel only.
     setup = rec["setup"]
     assert ["O", f"oauth2-client-secret={secret}"] in setup
     assert ["A", "local-password-123"] in setup
+
+
+@pytest.mark.skipif(bool(os.environ.get("PAM_AUTHELIA_APP_PREFIX")),
+                    reason="under valgrind, pam_start_confdir fails for a setuid-like caller")
+def test_helper_of_a_setuid_caller_is_out_of_the_callers_reach(login, stand_in):
+    """Under su or sudo the caller's real uid is the invoking user's, who may
+    signal any process whose real or saved uid is theirs, and its process group
+    is the terminal's (Ctrl-C, Ctrl-Z).  The helper of a root caller runs with
+    root's real, effective and saved ids, no supplementary groups, and in a
+    session of its own."""
+    binary, record = stand_in("result:success")
+    l = login(f"binary={binary} url=https://a.example", setuid_caller=(42424, 42424))
+    assert l.result()[0] == "PAM_SUCCESS"
+    rec = json.load(open(record))
+    assert rec["uids"].split() == ["0", "0", "0", "0"]
+    assert rec["gids"].split() == ["0", "0", "0", "0"]
+    assert rec["groups"].split() == []
+    assert rec["sid"] == rec["pid"] == rec["pgid"]  # a session (and group) of its own
 
 
 def test_setup_frames_in_order(login, stand_in):
@@ -140,11 +159,14 @@ def test_failed_conversation_is_reported_to_the_helper(login, stand_in):
 
 @pytest.mark.parametrize("scenario", ["hang", "hang-ignoring-sigterm"])
 def test_hung_helper_is_killed_after_timeout(login, stand_in, syslog, scenario):
+    """A helper still running past timeout is refused, never "Authelia
+    unavailable": one stopped (SIGSTOP, Ctrl-Z) or timed by the user would
+    otherwise pick the [authinfo_unavail=ignore] fallback."""
     binary, _ = stand_in(scenario)
     l = login(f"binary={binary} url=https://a.example timeout=1")
     helper = l.wait_helper()
     name, ms = l.result()
-    assert name == "PAM_AUTHINFO_UNAVAIL"
+    assert name == "PAM_AUTH_ERR"
     assert 1000 <= ms < 3000  # the check: within timeout + 2 s
     assert wait_gone(helper, 0.5) is not None
     assert any("helper still running past timeout; killed it" in t for t in syslog.shim_texts())
@@ -206,6 +228,73 @@ def test_helper_writable_by_others_is_refused(login, stand_in, syslog):
     assert not os.path.exists(record)
     assert any("must be owned by root and writable by its owner only" in t
                for t in syslog.shim_texts())
+
+
+def _unsafe_dir(how):
+    """A directory others could write, made the way `how` says."""
+    d = make_safe_dir(SAFE_DIR)
+    if how == "world-writable":
+        d.chmod(0o777)
+    elif how == "sticky-world-writable":  # like /tmp
+        d.chmod(0o1777)
+    elif how == "group-writable":
+        d.chmod(0o775)
+    elif how == "owned-by-a-user":
+        os.chown(d, 42424, 42424)
+    return d
+
+
+@pytest.mark.parametrize("how", ["world-writable", "sticky-world-writable", "group-writable",
+                                 "owned-by-a-user"])
+def test_helper_below_a_directory_others_can_write_is_refused(login, stand_in, syslog, how):
+    """Whoever can write a directory above the helper can swap the helper."""
+    binary, record = stand_in("result:success")
+    unsafe = _unsafe_dir(how)
+    inner = unsafe / "bin"
+    inner.mkdir(mode=0o755)
+    moved = install_helper(binary, inner)
+    (inner / f"{moved.name}.scenario").write_text(open(f"{binary}.scenario").read())
+    name, _ = login(f"binary={moved} url=https://a.example").result()
+    assert name == "PAM_SERVICE_ERR"
+    assert not os.path.exists(record)
+    assert (f"helper binary {moved}: directory {unsafe} must be owned by root and writable "
+            "by its owner only") in syslog.shim_texts()
+
+
+def test_helper_in_tmp_is_refused(login, syslog, tmp_path):
+    binary = install_helper(HELPER, tmp_path)
+    name, _ = login(f"binary={binary} url=https://a.example").result()
+    assert name == "PAM_SERVICE_ERR"
+    assert any("directory /tmp must be owned by root" in t for t in syslog.shim_texts())
+
+
+def test_symlink_in_a_directory_others_can_write_cannot_pick_the_program(login, syslog,
+                                                                        tmp_path):
+    """The attack: binary= names a symlink where others can write it; pointed at
+    /bin/sh (root's file, in root's directories), the shim would run a shell as
+    root reading the set-up frames, the remote user name among them.  Every
+    directory the path leads through is checked, not only the resolved one."""
+    unsafe = _unsafe_dir("world-writable")
+    link = unsafe / "pam_authelia"
+    link.symlink_to("/bin/sh")
+    marker = tmp_path / "pwned"
+    name, _ = login(f"binary={link} url=https://a.example",
+                    user=f"x\ntouch {marker}\n").result()
+    assert name == "PAM_SERVICE_ERR"
+    assert f"helper binary {link}: directory {unsafe} must be owned by root and writable by " \
+           "its owner only" in syslog.shim_texts()
+    assert not marker.exists()
+
+
+def test_symlinks_in_root_directories_are_followed(login, stand_in):
+    binary, record = stand_in("result:success")
+    links = make_safe_dir(SAFE_DIR)
+    (links / "relative").symlink_to(os.path.relpath(binary, links))
+    (links / "absolute").symlink_to(links / "relative")
+    (links / "absolute.scenario").write_text(open(f"{binary}.scenario").read())
+    name, _ = login(f"binary={links}/absolute url=https://a.example").result()
+    assert name == "PAM_SUCCESS"
+    assert os.path.exists(record)
 
 
 @pytest.mark.parametrize("args,message", [

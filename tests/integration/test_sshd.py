@@ -74,7 +74,10 @@ def test_1fa_wrong_password_is_not_accepted(sshd, authelia, certs):
     ok, _, _ = login(sshd.port, "jane", answers("wrong"))
     assert not ok
     assert not accepted(sshd, "jane")
-    assert "Failed keyboard-interactive/pam for jane" in sshd.log_text()
+    deadline = time.monotonic() + 3  # sshd may log it just after the client hears
+    while "Failed keyboard-interactive/pam for jane" not in sshd.log_text():
+        assert time.monotonic() < deadline, sshd.log_text()
+        time.sleep(0.05)
 
 
 def test_1fa_2fa_totp(sshd, authelia, certs):
@@ -307,3 +310,105 @@ def test_twenty_concurrent_logins_without_cross_talk(sshd, authelia, certs):
         if ok:
             assert out == f"LOGIN-OK user={u}"
     assert helper_pids(HELPER) == []
+
+
+# --- [authinfo_unavail=ignore] stacks: nobody but Authelia picks the fallback ------------
+
+FALLBACK = "auth [success=done authinfo_unavail=ignore default=die]"
+
+
+def fallback_stack(authelia, certs, args, unix="after"):
+    """The README's fallback stack: pam_authelia, and when Authelia is
+    unavailable, pam_unix (after it for 1FA+2FA; before it, requisite, for 2FA,
+    where PAM_AUTHTOK comes from pam_unix and the stack's result is then its)."""
+    line = (f"{FALLBACK} {SHIM} binary={HELPER} url={authelia.url} "
+            f"ca-cert={certs / 'ca.pem'} debug {args}\n")
+    if unix == "before":
+        return "auth requisite pam_unix.so\n" + line
+    return line + "auth required pam_unix.so\n"
+
+
+def answer_late(timeout, margin, answers_by_prompt):
+    """A client that answers each prompt margin seconds before the module's
+    timeout (counted from the first prompt, which comes right after the
+    helper starts)."""
+    first = []
+
+    def answer(prompt):
+        now = time.monotonic()
+        if not first:
+            first.append(now)
+        for ending, (reply, late) in answers_by_prompt.items():
+            if prompt.endswith(ending):
+                if late:
+                    time.sleep(max(0.0, first[0] + timeout - margin - now))
+                return reply
+        return ""
+    return answer
+
+
+def test_answering_the_password_just_before_timeout_is_no_bypass(sshd, authelia, certs, syslog):
+    """Issue 8, defect 1: the client answers the password prompt just before
+    `timeout`, so that it fires while /api/firstfactor (Authelia pads it to
+    250 ms or more) is in flight.  That used to be PAM_AUTHINFO_UNAVAIL: the
+    stack fell through to pam_unix and the Unix password alone logged in,
+    no TOTP ever asked."""
+    authelia.add_user("john", "authelia-pw", totp=True)
+    authelia.pad_first_factor = 1.5
+    sshd.configure(fallback_stack(authelia, certs, "auth-level=1FA+2FA timeout=3"))
+    ok, _, seen = login(sshd.port, "john",
+                        answer_late(3, 0.4, {"Password: ": (PASSWORD, True)}))
+    assert not ok and not accepted(sshd, "john")
+    assert "timed out after 3 s waiting for Authelia (state first_factor)" in syslog.texts()
+    assert [p for _, ps in seen for p in ps].count("Password: ") == 1  # pam_unix never asked
+
+
+def test_answering_the_totp_just_before_timeout_is_no_bypass(sshd, authelia, certs, syslog):
+    """The same at the TOTP prompt of the 2FA stack (pam_unix first): the
+    attacker knows the Unix password, not the TOTP code, and answers a guess
+    just before `timeout`, while the TOTP check is in flight."""
+    authelia.add_user("john", PASSWORD, totp=True)
+    authelia.inject("/api/secondfactor/totp", delay=1.5)
+    sshd.configure(fallback_stack(authelia, certs, "auth-level=2FA timeout=3", unix="before"))
+    ok, _, _ = login(sshd.port, "john",
+                     answer_late(3, 0.4, {"Password: ": (PASSWORD, False),
+                                          "TOTP Code: ": ("000000", True)}))
+    assert not ok and not accepted(sshd, "john")
+    assert "timed out after 3 s waiting for Authelia (state totp_verify)" in syslog.texts()
+
+
+@pytest.mark.parametrize("where", ["password", "totp"])
+def test_waiting_out_the_timeout_at_a_prompt_is_no_bypass(sshd, authelia, certs, syslog, where):
+    authelia.add_user("john", PASSWORD, totp=True)
+    stack_args, unix = (("auth-level=1FA+2FA timeout=2", "after") if where == "password"
+                        else ("auth-level=2FA timeout=2", "before"))
+    sshd.configure(fallback_stack(authelia, certs, stack_args, unix=unix))
+    late = ({"Password: ": (PASSWORD, True)} if where == "password" else
+            {"Password: ": (PASSWORD, False), "TOTP Code: ": ("000000", True)})
+    ok, _, _ = login(sshd.port, "john", answer_late(2, -0.5, late))
+    assert not ok and not accepted(sshd, "john")
+    state = "password_prompt" if where == "password" else "totp_prompt"
+    assert f"timed out after 2 s waiting for the user (state {state})" in syslog.texts()
+
+
+@pytest.mark.parametrize("down", ["503", "nothing listening"])
+def test_the_fallback_still_works_when_authelia_is_down(sshd, authelia, certs, syslog, down):
+    """What the fallback is for: Authelia answering 503 or not listening is an
+    observed failure to reach it, PAM_AUTHINFO_UNAVAIL, and the stack falls
+    through to pam_unix."""
+    if down == "503":
+        authelia.inject("/api/firstfactor", status=503, body=b"Service Unavailable",
+                        content_type="text/plain")
+        sshd.configure(fallback_stack(authelia, certs, "auth-level=1FA+2FA"))
+    else:
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        sshd.configure(f"{FALLBACK} {SHIM} binary={HELPER} url=https://localhost:{port} "
+                       f"ca-cert={certs / 'ca.pem'} auth-level=1FA+2FA\n"
+                       "auth required pam_unix.so\n")
+    ok, out, seen = login(sshd.port, "john", answers(PASSWORD))
+    assert ok and out == "LOGIN-OK user=john"
+    assert [p for _, ps in seen for p in ps].count("Password: ") == 2  # ours, then pam_unix's

@@ -44,6 +44,63 @@ static void test_json_is_strict(void **state)
 	json_free(root);
 }
 
+/* "{"a":" then depth levels of arrays around 1, then "}". */
+static char *nested(int depth, size_t *len)
+{
+	char *text = malloc((size_t)depth * 2 + 16);
+	size_t n = 0;
+
+	n += (size_t)sprintf(text, "{\"a\":");
+	for (int i = 0; i < depth; i++)
+		text[n++] = '[';
+	text[n++] = '1';
+	for (int i = 0; i < depth; i++)
+		text[n++] = ']';
+	text[n++] = '}';
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
+static void test_json_refuses_nul_in_strings_and_deep_nesting(void **state)
+{
+	static const char *const nul_bodies[] = {
+	    "{\"authelia.pam.username\":\"root\\u0000@x\"}",
+	    "{\"status\\u0000x\":\"OK\"}",
+	    "{\"a\":[\"\\u0000\"]}",
+	};
+	const char *escaped = "{\"a\":\"\\u00e9\\n\"}";
+	char err[JSON_ERROR_SIZE];
+	size_t len;
+	char *text;
+	yajl_val root;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(nul_bodies) / sizeof(nul_bodies[0]); i++) {
+		assert_null(json_parse(nul_bodies[i], strlen(nul_bodies[i]), err));
+		assert_string_equal(err, "malformed JSON: a string holds \\u0000");
+	}
+	/* The object is the first level: 31 arrays inside it are 32. */
+	text = nested(JSON_MAX_DEPTH - 1, &len);
+	root = json_parse(text, len, err);
+	assert_non_null(root);
+	json_free(root);
+	free(text);
+	text = nested(JSON_MAX_DEPTH, &len);
+	assert_null(json_parse(text, len, err));
+	assert_string_equal(err, "malformed JSON: nested deeper than 32 levels");
+	free(text);
+	/* What crashed the helper: a body of 64 KiB nested arrays. */
+	text = nested(32 * 1024 - 8, &len);
+	assert_null(json_parse(text, len, err));
+	assert_string_equal(err, "malformed JSON: nested deeper than 32 levels");
+	free(text);
+	/* Other escapes still decode. */
+	root = json_parse(escaped, strlen(escaped), err);
+	assert_non_null(root);
+	json_free(root);
+}
+
 static void test_json_generation(void **state)
 {
 	const char *pairs[] = {"username", "jo\"hn", "password", "p\\w\n", NULL};
@@ -112,15 +169,30 @@ static void test_answers_are_classified(void **state)
 	    {400, "{\"status\":\"KO\"}", RESULT_AUTH_ERR, "TOTP refused (response status=400)"},
 	    {429, "{\"status\":\"KO\",\"message\":\"Too Many Requests\"}", RESULT_AUTH_ERR,
 	     "TOTP rate limited by Authelia server, try again later (response status=429)"},
-	    {302, "", RESULT_AUTHINFO_UNAVAIL,
+	    /* A redirect: url is not Authelia's own (configuration). */
+	    {302, "", RESULT_SERVICE_ERR,
 	     "TOTP: unexpected redirect (response status=302); is url Authelia's own URL?"},
+	    /* Authelia (or its proxy) says it is unavailable. */
 	    {500, "", RESULT_AUTHINFO_UNAVAIL, "TOTP: Authelia failed (response status=500)"},
+	    {503, "", RESULT_AUTHINFO_UNAVAIL, "TOTP: Authelia failed (response status=503)"},
+	    /* Answered, but unusably: refused, never "unavailable". */
 	    {204, "", RESULT_AUTH_ERR, "TOTP refused (response status=204)"},
-	    {200, "OK", RESULT_AUTHINFO_UNAVAIL, "TOTP: malformed response: malformed JSON"},
-	    {200, "{\"message\":\"x\"}", RESULT_AUTHINFO_UNAVAIL,
+	    {101, "", RESULT_AUTH_ERR, "TOTP refused (response status=101)"},
+	    {200, "OK", RESULT_AUTH_ERR, "TOTP: malformed response: malformed JSON"},
+	    {200, "{\"message\":\"x\"}", RESULT_AUTH_ERR,
 	     "TOTP: malformed response: no status field"},
-	    {200, "{\"status\":\"OK\",\"data\":\"x\"}", RESULT_AUTHINFO_UNAVAIL,
+	    {200, "{\"status\":\"OK\",\"data\":\"x\"}", RESULT_AUTH_ERR,
 	     "TOTP: malformed response: field data is a string, not an object"},
+	    {200, "{\"status\":\"O\\u0000K\"}", RESULT_AUTH_ERR,
+	     "TOTP: malformed response: malformed JSON: a string holds \\u0000"},
+	};
+	static const struct {
+		enum http_failure failure;
+		enum auth_result result;
+	} failures[] = {
+	    {HTTP_UNREACHABLE, RESULT_AUTHINFO_UNAVAIL},
+	    {HTTP_UNUSABLE, RESULT_AUTH_ERR},
+	    {HTTP_LOCAL, RESULT_SERVICE_ERR},
 	};
 	char reason[AUTHELIA_REASON_SIZE];
 	struct http_response failed = {.error = "connection to a:443 refused or unreachable"};
@@ -137,6 +209,17 @@ static void test_answers_are_classified(void **state)
 			 RESULT_AUTHINFO_UNAVAIL);
 	assert_string_equal(reason,
 			    "TOTP request failed: connection to a:443 refused or unreachable");
+	for (size_t i = 0; i < sizeof(failures) / sizeof(failures[0]); i++) {
+		failed.failure = failures[i].failure;
+		assert_int_equal(authelia_reply_read(&failed, "TOTP", &reply, reason),
+				 failures[i].result);
+		assert_int_equal(authelia_failure_result(&failed), failures[i].result);
+	}
+	/* The device flow's endpoints answer without the envelope. */
+	assert_int_equal(authelia_status_result(301), RESULT_SERVICE_ERR);
+	assert_int_equal(authelia_status_result(502), RESULT_AUTHINFO_UNAVAIL);
+	assert_int_equal(authelia_status_result(404), RESULT_AUTH_ERR);
+	assert_int_equal(authelia_status_result(204), RESULT_AUTH_ERR);
 }
 
 static struct config config;
@@ -256,9 +339,13 @@ static void test_verification_url(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_is_strict),   cmocka_unit_test(test_json_generation),
-	    cmocka_unit_test(test_cookie_parser),    cmocka_unit_test(test_answers_are_classified),
-	    cmocka_unit_test(test_method_selection), cmocka_unit_test(test_verification_url),
+	    cmocka_unit_test(test_json_is_strict),
+	    cmocka_unit_test(test_json_refuses_nul_in_strings_and_deep_nesting),
+	    cmocka_unit_test(test_json_generation),
+	    cmocka_unit_test(test_cookie_parser),
+	    cmocka_unit_test(test_answers_are_classified),
+	    cmocka_unit_test(test_method_selection),
+	    cmocka_unit_test(test_verification_url),
 	};
 	unit_log_capture();
 	return cmocka_run_group_tests_name("authelia api", tests, NULL, NULL);

@@ -62,7 +62,44 @@ static void test_defaults(void **state)
 	assert_string_equal(config.oauth2_scope, "openid authelia.pam");
 	assert_int_equal(config.client_auth, CLIENT_AUTH_NONE);
 	assert_true(config.qr);
+	assert_false(config.device_after_password);
+	assert_int_equal(config.device_max_age, 3600);
 	assert_false(config.debug);
+}
+
+static void test_device_flow_options(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    CONFIGURE("url=https://a", "device-flow=after-password", "device-max-age=600"), 0);
+	assert_true(config.device_after_password);
+	assert_int_equal(config.device_max_age, 600);
+	assert_int_equal(CONFIGURE("url=https://a", "device-flow=first", "device-max-age=86400"),
+			 0);
+	assert_false(config.device_after_password);
+	expect_error(CONFIGURE("url=https://a", "device-flow=second"),
+		     "invalid device-flow \"second\": must be first or after-password");
+	expect_error(CONFIGURE("url=https://a", "device-max-age=0"),
+		     "invalid device-max-age \"0\": must be a whole number of seconds from 1 to "
+		     "86400");
+	expect_error(CONFIGURE("url=https://a", "device-max-age=86401"),
+		     "invalid device-max-age \"86401\": must be a whole number of seconds from 1 "
+		     "to 86400");
+	expect_error(CONFIGURE("url=https://a", "device-max-age=1h"),
+		     "invalid device-max-age \"1h\": must be a whole number of seconds from 1 to "
+		     "86400");
+}
+
+static void test_ca_cert_must_be_absolute(void **state)
+{
+	(void)state;
+	/* The helper runs in "/": a relative path would name another file than
+	 * the one the administrator meant (and, before, the caller's choice). */
+	expect_error(CONFIGURE("url=https://a", "ca-cert=ca.pem"),
+		     "ca-cert must be an absolute path, got \"ca.pem\"");
+	expect_error(CONFIGURE("url=https://a", "ca-cert=./etc/ca.pem"),
+		     "ca-cert must be an absolute path, got \"./etc/ca.pem\"");
+	assert_int_equal(CONFIGURE("url=https://a", "ca-cert=/etc/ssl/ca.pem"), 0);
 }
 
 static void test_client_auth_and_qr(void **state)
@@ -270,22 +307,36 @@ static void test_ca_certificate(void **state)
 	assert_non_null(strstr(tls_err, "failed to read CA certificate /etc/hostname"));
 }
 
-/* The cheap check made before the first prompt (the file is parsed after it). */
-static void test_ca_certificate_readable(void **state)
+/* What a login reads before the first prompt (the file is parsed after it). */
+static void test_ca_certificate_read_first(void **state)
 {
 	char tls_err[TLS_ERROR_SIZE];
+	struct tls_trust trust;
+	SSL_CTX *ctx;
 
 	(void)state;
-	assert_int_equal(tls_ca_readable(NULL, tls_err), 0);
-	assert_int_equal(tls_ca_readable("/etc/ssl/certs/ca-certificates.crt", tls_err), 0);
-	assert_int_equal(tls_ca_readable("/nonexistent/ca.pem", tls_err), -1);
+	assert_int_equal(tls_trust_read(NULL, &trust, tls_err), 0);
+	assert_non_null(trust.bundle);
+	ctx = tls_context_from(&trust, tls_err);
+	assert_non_null(ctx);
+	assert_null(trust.bundle); /* the context's now */
+	SSL_CTX_free(ctx);
+	tls_trust_free(&trust);
+	assert_int_equal(tls_trust_read("/etc/ssl/certs/ca-certificates.crt", &trust, tls_err), 0);
+	assert_true(trust.pem_len > 0);
+	ctx = tls_context_from(&trust, tls_err);
+	assert_non_null(ctx);
+	assert_true(sk_X509_OBJECT_num(X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx))) > 10);
+	SSL_CTX_free(ctx);
+	tls_trust_free(&trust);
+	assert_int_equal(tls_trust_read("/nonexistent/ca.pem", &trust, tls_err), -1);
 	assert_string_equal(tls_err,
 			    "failed to read CA certificate /nonexistent/ca.pem: No such file or "
 			    "directory");
-	assert_int_equal(tls_ca_readable("/etc/hostname", tls_err), -1);
+	assert_int_equal(tls_trust_read("/etc/hostname", &trust, tls_err), -1);
 	assert_string_equal(tls_err, "failed to read CA certificate /etc/hostname: no certificate "
 				     "or crl found");
-	assert_int_equal(tls_ca_readable("/etc", tls_err), -1);
+	assert_int_equal(tls_trust_read("/etc", &trust, tls_err), -1);
 	assert_non_null(strstr(tls_err, "failed to read CA certificate /etc: "));
 }
 
@@ -293,7 +344,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_defaults, teardown),
-	    cmocka_unit_test(test_ca_certificate_readable),
+	    cmocka_unit_test(test_ca_certificate_read_first),
+	    cmocka_unit_test_teardown(test_device_flow_options, teardown),
+	    cmocka_unit_test_teardown(test_ca_cert_must_be_absolute, teardown),
 	    cmocka_unit_test_teardown(test_every_option, teardown),
 	    cmocka_unit_test_teardown(test_client_auth_and_qr, teardown),
 	    cmocka_unit_test_teardown(test_auth_levels, teardown),

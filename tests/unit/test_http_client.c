@@ -35,6 +35,7 @@ struct seen {
 	int status;
 	bool rotated;
 	char error[HTTP_ERROR_SIZE];
+	enum http_failure failure;
 	char body[256];
 	int stop_after; /* loopbreak once count reaches it (0: 1) */
 	struct event_base *base;
@@ -47,6 +48,7 @@ static void on_response(const struct http_response *response, void *arg)
 	seen->count++;
 	seen->status = response->status;
 	seen->rotated = response->cookie_rotated;
+	seen->failure = response->failure;
 	snprintf(seen->error, sizeof(seen->error), "%s", response->error ? response->error : "");
 	snprintf(seen->body, sizeof(seen->body), "%.*s", (int)response->body_len,
 		 response->body ? response->body : "");
@@ -91,6 +93,7 @@ static SSL_CTX *start(struct http_client *client, const char *ca, unsigned conne
 
 	assert_non_null(tls);
 	assert_int_equal(http_client_start(client, tls, connections, err), 0);
+	http_client_connect(client);
 	return tls;
 }
 
@@ -398,6 +401,8 @@ static void test_request_deadline(void **state)
 	assert_int_equal(seen.status, 0);
 	snprintf(want, sizeof(want), "no response from 127.0.0.1:%d within 200 ms", port);
 	assert_string_equal(seen.error, want);
+	/* The request's own deadline: Authelia unreachable (PAM_AUTHINFO_UNAVAIL). */
+	assert_int_equal(seen.failure, HTTP_UNREACHABLE);
 	assert_true(elapsed_ms(&t0) >= 190 && elapsed_ms(&t0) < 1000);
 	assert_false(http_client_busy(client));
 	http_client_free(client);
@@ -456,6 +461,7 @@ static void test_refused_connection(void **state)
 	assert_int_equal(seen.count, 1);
 	snprintf(want, sizeof(want), "connection to 127.0.0.1:%d refused or unreachable", port);
 	assert_string_equal(seen.error, want);
+	assert_int_equal(seen.failure, HTTP_UNREACHABLE);
 	http_client_free(client);
 	SSL_CTX_free(tls);
 	config_free(&config);
@@ -569,6 +575,7 @@ static void test_second_failure_is_real(void **state)
 	run_until_answered(rig.base, &rig.seen, 1);
 	assert_int_equal(rig.seen.status, 0);
 	assert_non_null(strstr(rig.seen.error, "closed before a response"));
+	assert_int_equal(rig.seen.failure, HTTP_UNREACHABLE);
 	rig_close(&rig);
 }
 

@@ -10,8 +10,10 @@
 #include "../../engine/http_client.h"
 #include "../../engine/session.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -109,8 +111,8 @@ static long rig_run(struct rig *rig, int max_ms)
 	return (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
 }
 
-/* The shim's set-up frames with the given options, user john. */
-static void rig_setup(struct rig *rig, const char *options)
+/* The shim's set-up frames with the given options and user. */
+static void rig_setup_user(struct rig *rig, const char *options, const char *user)
 {
 	char copy[512], *save = NULL;
 
@@ -119,7 +121,13 @@ static void rig_setup(struct rig *rig, const char *options)
 	for (char *opt = strtok_r(copy, " ", &save); opt; opt = strtok_r(NULL, " ", &save))
 		rig_send(rig, FRAME_OPTION, opt);
 	rig_send(rig, FRAME_SERVICE, "sshd");
-	rig_send(rig, FRAME_USER, "john");
+	rig_send(rig, FRAME_USER, user);
+}
+
+/* The same, user john. */
+static void rig_setup(struct rig *rig, const char *options)
+{
+	rig_setup_user(rig, options, "john");
 }
 
 /* Opens a rig and runs the set-up with options, up to the first step. */
@@ -365,6 +373,42 @@ static void test_timeout_while_waiting_for_the_user(void **state)
 	rig_close(rig);
 }
 
+/* A TCP listener that never accepts: connections hang in the TLS handshake. */
+static int silent_listener(int *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, len), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void test_timeout_while_waiting_for_authelia_is_a_refusal(void **state)
+{
+	/* The user answers just before the deadline, so that it fires while the
+	 * first factor is in flight: never PAM_AUTHINFO_UNAVAIL, which an
+	 * [authinfo_unavail=ignore] stack would skip. */
+	char options[128];
+	int port, listener = silent_listener(&port);
+	struct rig *rig;
+
+	(void)state;
+	snprintf(options, sizeof(options), "url=https://127.0.0.1:%d timeout=1", port);
+	rig = rig_started(options);
+	rig_run(rig, 700);
+	rig_send(rig, FRAME_REPLY, "hunter2");
+	rig_run(rig, 2000);
+	assert_result(rig, "auth_err");
+	assert_logged("timed out after 1 s waiting for Authelia (state first_factor)");
+	rig_close(rig);
+	close(listener);
+}
+
 static void test_setup_that_never_completes(void **state)
 {
 	struct rig *rig = rig_open();
@@ -522,6 +566,112 @@ static void test_first_failure_wins(void **state)
 	rig_close(rig);
 }
 
+static void test_failure_state_without_a_reason_is_not_success(void **state)
+{
+	/* session->result starts as a failure: a path into the failure state that
+	 * forgot machine_fail() must not report the zeroed RESULT_SUCCESS. */
+	struct rig *rig = rig_started("url=https://127.0.0.1:1");
+
+	(void)state;
+	rig_run(rig, 50);
+	machine_goto(&rig->session, STATE_FAILURE);
+	machine_run(&rig->session);
+	rig_run(rig, 500);
+	assert_result(rig, "service_err");
+	rig_close(rig);
+}
+
+static void test_overlong_user_name_is_refused_before_any_request(void **state)
+{
+	char user[SESSION_MAX_USER + 2];
+	struct rig *rig = rig_open();
+
+	(void)state;
+	memset(user, 'a', sizeof(user) - 1);
+	user[sizeof(user) - 1] = '\0';
+	machine_start(&rig->session);
+	rig_setup_user(rig, "url=https://127.0.0.1:1", user);
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 500);
+	assert_result(rig, "auth_err");
+	assert_int_equal(rig->count, 1); /* no prompt */
+	assert_null(rig->session.http);	 /* no connection, no request */
+	assert_logged(
+	    "user name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" "
+	    "is longer than 256 bytes; refused before any request");
+	rig_close(rig);
+}
+
+static void test_overlong_password_is_refused_before_any_request(void **state)
+{
+	char password[SESSION_MAX_PASSWORD + 2];
+	struct rig *rig = rig_started("url=https://127.0.0.1:1 debug");
+
+	(void)state;
+	memset(password, 'p', sizeof(password) - 1);
+	password[sizeof(password) - 1] = '\0';
+	rig_send(rig, FRAME_REPLY, password);
+	rig_run(rig, 500);
+	assert_result(rig, "auth_err");
+	assert_logged("password for user \"john\" is longer than 1024 bytes; refused before any "
+		      "request");
+	assert_false(unit_logged("POST https://127.0.0.1:1/api/firstfactor"));
+	assert_null(rig->session.password);
+	rig_close(rig);
+}
+
+static void test_user_name_is_sanitised_in_log_lines(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup_user(rig, "url=https://127.0.0.1:1 debug", "jo\x1b[2Jhn\"\nforged line");
+	rig_send(rig, FRAME_RHOST, "host\r\nname");
+	rig_send(rig, FRAME_START, "");
+	rig_send(rig, FRAME_REPLY, "");
+	rig_run(rig, 500);
+	assert_result(rig, "auth_err");
+	assert_logged("login for user \"jo?[2Jhn??forged line\" service=sshd rhost=host??name");
+	assert_logged("empty password for user \"jo?[2Jhn??forged line\"");
+	for (int i = 0; i < unit_log_count; i++)
+		for (const char *p = unit_log_lines[i]; *p; p++)
+			assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+	rig_close(rig);
+}
+
+static void test_client_ip_is_a_canonical_ip_literal(void **state)
+{
+	static const struct {
+		const char *rhost, *ip;
+	} cases[] = {
+	    {"192.0.2.7", "192.0.2.7"},
+	    {"::ffff:192.0.2.7", "192.0.2.7"},
+	    {"[::ffff:192.0.2.7]", "192.0.2.7"},
+	    {"2001:DB8:0:0::1", "2001:db8::1"},
+	    {"[2001:db8::1]", "2001:db8::1"},
+	    {"fe80::1%eth0", "fe80::1"},
+	    {"[fe80::1%25eth0]", "fe80::1"},
+	    {"::1", "::1"},
+	    /* Not IP addresses: no X-Forwarded-For (Authelia would ignore it and
+	     * count every client against the host's own address). */
+	    {"client.example.com", ""},
+	    {"192.0.2.7%eth0", ""},
+	    {"0x7f.1", ""},
+	    {"192.0.2.7, 10.0.0.1", ""},
+	    {"", ""},
+	    {"[]", ""},
+	};
+	char ip[SESSION_IP_SIZE];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("  case: %s\n", cases[i].rhost);
+		assert_int_equal(session_client_ip(cases[i].rhost, ip), cases[i].ip[0] != '\0');
+		assert_string_equal(ip, cases[i].ip);
+	}
+}
+
 static void test_nothing_is_read_after_the_result(void **state)
 {
 	struct rig *rig = rig_started("url=https://127.0.0.1:1");
@@ -673,6 +823,12 @@ int main(void)
 	    cmocka_unit_test(test_success_state_reports_success),
 	    cmocka_unit_test(test_first_failure_wins),
 	    cmocka_unit_test(test_nothing_is_read_after_the_result),
+	    cmocka_unit_test(test_timeout_while_waiting_for_authelia_is_a_refusal),
+	    cmocka_unit_test(test_failure_state_without_a_reason_is_not_success),
+	    cmocka_unit_test(test_overlong_user_name_is_refused_before_any_request),
+	    cmocka_unit_test(test_overlong_password_is_refused_before_any_request),
+	    cmocka_unit_test(test_user_name_is_sanitised_in_log_lines),
+	    cmocka_unit_test(test_client_ip_is_a_canonical_ip_literal),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("state machine", tests, NULL, NULL);

@@ -1,0 +1,145 @@
+/*
+ * binary_path.c -- the helper binary's safety check (see binary_path.h).
+ */
+#include "binary_path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A directory a name of the helper's path is looked up in: owned by root and
+ * writable by root only, or whoever can write it can swap what the name means. */
+static int binary_path_check_directory(const char *path, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) != 0) {
+		snprintf(err, errlen, "helper binary %s: %s: %s", path, dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(err, errlen,
+			 "helper binary %s: directory %s must be owned by root and writable by its "
+			 "owner only",
+			 path, dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Resolves path as realpath(3) does, one name at a time, and checks every
+ * directory a name is looked up in: OpenSSH's safe_path() rule applied to the
+ * whole resolution.  Checking only the resolved path would not do: a symlink
+ * in a directory someone else can write could point at any root-owned
+ * program (/bin/sh), whose own directories all pass.  Writes the resolved path
+ * to real (PATH_MAX bytes).
+ */
+static int binary_path_resolve(const char *path, char real[PATH_MAX], char *err, size_t errlen)
+{
+	char rest[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
+	const char *p = rest;
+	int links = 0;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(rest)) {
+		snprintf(err, errlen, "helper binary %s: not an absolute path", path);
+		return -1;
+	}
+	snprintf(rest, sizeof(rest), "%s", path);
+	snprintf(real, PATH_MAX, "/");
+	while (*p != '\0') {
+		const char *end;
+		size_t len, have = strlen(real);
+		struct stat st;
+		ssize_t n;
+
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		end = strchrnul(p, '/');
+		len = (size_t)(end - p);
+		if (len == 1 && p[0] == '.') {
+			p = end;
+			continue;
+		}
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(real, '/'); /* real has no symlinks: its parent */
+			slash[slash == real ? 1 : 0] = '\0';
+			p = end;
+			continue;
+		}
+		if (binary_path_check_directory(path, real, err, errlen) != 0)
+			return -1;
+		if (have + 1 + len >= PATH_MAX) {
+			snprintf(err, errlen, "helper binary %s: path too long", path);
+			return -1;
+		}
+		snprintf(real + have, PATH_MAX - have, "%s%.*s", have > 1 ? "/" : "", (int)len, p);
+		if (lstat(real, &st) != 0) {
+			snprintf(err, errlen, "helper binary %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			p = end;
+			continue;
+		}
+		/* A symlink: its target, then what was left, walked from where it points. */
+		n = readlink(real, target, sizeof(target) - 1);
+		if (++links > 40 || n <= 0 ||
+		    (size_t)snprintf(next, sizeof(next), "%.*s%s", (int)n, target, end) >=
+			sizeof(next)) {
+			snprintf(err, errlen, "helper binary %s: %s", path,
+				 links > 40 ? strerror(ELOOP) : "cannot resolve a symbolic link");
+			return -1;
+		}
+		real[have > 1 ? have : 1] = '\0'; /* back to the directory holding the link */
+		if (target[0] == '/')
+			snprintf(real, PATH_MAX, "/");
+		memcpy(rest, next, sizeof(rest));
+		p = rest;
+	}
+	return 0;
+}
+
+int binary_path_open(const char *path, char *err, size_t errlen)
+{
+	struct stat st, again;
+	char real[PATH_MAX];
+	int fd = -1;
+
+	if (binary_path_resolve(path, real, err, errlen) != 0)
+		return -1;
+	/* Opened once: this descriptor is what is checked and what is executed,
+	 * so nothing swapped in at the path later can run instead. */
+	fd = open(real, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "helper binary %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) {
+		snprintf(err, errlen, "helper binary %s is not an executable file", path);
+		goto fail;
+	}
+	/* The shim often runs as root: a helper others can replace is a root shell. */
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen,
+			 "helper binary %s must be owned by root and writable by its owner only",
+			 path);
+		goto fail;
+	}
+	/* The checked directories still lead to the file that was opened. */
+	if (lstat(real, &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+		snprintf(err, errlen, "helper binary %s changed while it was checked", path);
+		goto fail;
+	}
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}

@@ -1,0 +1,118 @@
+"""A local attacker against the real su and sudo (issue 8, defect 2).
+
+The stack is the README's fallback: `auth requisite pam_unix.so`, then
+pam_authelia at auth-level=2FA with `[success=done authinfo_unavail=ignore
+default=die]`.  The attacker, mallory, knows the Unix password (john's for
+su, their own for sudo) but not the TOTP code.  At the TOTP prompt they try
+what a user can do to a process their setuid caller started: SIGSTOP, SIGTERM
+or SIGKILL it, Ctrl-Z, Ctrl-C.  Before the fix the helper ran with mallory's
+real uid in the terminal's process group: a stopped helper was killed by the
+shim's backstop as PAM_AUTHINFO_UNAVAIL, the stack ignored it, and pam_unix's
+success made mallory john (or root).  Each test asserts the outcome of the
+whole stack: no command ran as the target user.
+"""
+import signal
+import time
+
+import pexpect
+import pytest
+
+from conftest import HELPER, SHIM
+from setuid_harness import USERS, SetuidCallers, kill_as, proc_state, shell
+from sshd_harness import helper_pids, wait_for_helper
+
+TIMEOUT = 3  # pam_authelia's timeout; the shim's backstop is 1 s later
+
+
+@pytest.fixture(scope="module")
+def callers(tmp_path_factory):
+    d = tmp_path_factory.mktemp("setuid")
+    d.chmod(0o755)
+    c = SetuidCallers(d)
+    c.start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def fallback(callers, authelia, certs):
+    for user, (_, password) in USERS.items():
+        authelia.add_user(user, password, totp=True)
+    callers.configure(
+        "auth requisite pam_unix.so nodelay\n"
+        f"auth [success=done authinfo_unavail=ignore default=die] {SHIM} binary={HELPER} "
+        f"url={authelia.url} ca-cert={certs / 'ca.pem'} debug auth-level=2FA "
+        f"timeout={TIMEOUT}\n")
+    return callers
+
+
+def start_escalation(program):
+    """mallory's shell runs su or sudo as far as the TOTP prompt; returns the
+    shell, the target user and the helper's pid."""
+    sh = shell("mallory")
+    if program == "su":
+        sh.sendline("su john -c 'echo ESCALATED-$(id -un)'")
+        sh.expect_exact("Password: ")
+        sh.sendline(USERS["john"][1])
+        target = "john"
+    else:
+        sh.sendline("sudo sh -c 'echo ESCALATED-$(id -un)'")
+        sh.expect(["password for mallory: ", "Password: "])
+        sh.sendline(USERS["mallory"][1])
+        target = "root"
+    sh.expect_exact("TOTP Code: ")
+    return sh, target, wait_for_helper(HELPER)
+
+
+def assert_no_escalation(sh, target, syslog):
+    """The stack refused: back at mallory's prompt, nothing ran as target."""
+    sh.expect_exact("$ ", timeout=TIMEOUT + 10)
+    assert f"ESCALATED-{target}" not in sh.before, sh.before
+    sh.sendline("echo DONE-$(id -un)")
+    sh.expect_exact("DONE-mallory")
+    sh.close(force=True)
+    assert not any("authentication succeeded" in t for t in syslog.texts())
+
+
+@pytest.mark.parametrize("program", ["su", "sudo"])
+@pytest.mark.parametrize("signame", ["SIGSTOP", "SIGTERM", "SIGKILL"])
+def test_the_invoking_user_cannot_signal_the_helper(fallback, syslog, program, signame):
+    sh, target, helper = start_escalation(program)
+    assert kill_as("mallory", helper, getattr(signal, signame)) == "EPERM"
+    assert proc_state(helper) in ("S", "R")
+    # No TOTP code: the attacker waits past timeout and the shim's backstop,
+    # then presses Enter (su and sudo wait at the terminal for an answer).
+    time.sleep(TIMEOUT + 2)
+    sh.sendline("")
+    assert_no_escalation(sh, target, syslog)
+    assert f"timed out after {TIMEOUT} s waiting for the user (state totp_prompt)" \
+        in syslog.texts()
+    assert helper_pids(HELPER) == []
+
+
+@pytest.mark.parametrize("program", ["su", "sudo"])
+def test_ctrl_z_does_not_reach_the_helper(fallback, syslog, program):
+    """Ctrl-Z sends SIGTSTP to the terminal's foreground process group, which
+    was the helper's too: it stopped, and the shim's backstop made that
+    PAM_AUTHINFO_UNAVAIL.  sudo stops itself on Ctrl-Z (then `fg`); su's
+    conversation ignores it."""
+    sh, target, helper = start_escalation(program)
+    sh.send("\x1a")
+    suspended = sh.expect([r"Stopped", pexpect.TIMEOUT], timeout=1.5) == 0
+    assert proc_state(helper) in ("S", "R")  # in a session of its own, not the job
+    time.sleep(TIMEOUT + 2)  # past timeout and the shim's backstop
+    if suspended:
+        sh.sendline("fg")
+        time.sleep(0.5)
+    sh.sendline("")
+    assert_no_escalation(sh, target, syslog)
+    assert f"timed out after {TIMEOUT} s waiting for the user (state totp_prompt)" \
+        in syslog.texts()
+
+
+@pytest.mark.parametrize("program", ["su", "sudo"])
+def test_ctrl_c_does_not_reach_the_helper(fallback, syslog, program):
+    sh, target, helper = start_escalation(program)
+    sh.send("\x03")
+    assert_no_escalation(sh, target, syslog)
+    assert not any("stopped by signal Interrupt" in t for t in syslog.texts())
