@@ -23,7 +23,7 @@ round trip).  Answers are instant unless a think time is given.
   CPU, RSS     the helper's user+system time and peak RSS (wait4 rusage,
                through pam_test_app's RUSAGE_CHILDREN)
   floor        a bare OpenSSL 3 client (tests/bench/bare_client.c: one TLS 1.3
-               handshake, one request) measured the same way in this run
+               handshake, one request), its runs alternating with TOTP logins
   load         32 and 128 TOTP logins started at once (0 ms): all correct?,
                logins per second, p99 of their waits, CPU per login of the
                helper and of the server (the double's process)
@@ -218,9 +218,9 @@ def pct(values, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def sequential(bench, flow, rtt, think=0.0):
+def sequential(bench, flow, rtt, think=0.0, runs=None):
     rows = []
-    for _ in range(RUNS):
+    for _ in range(runs or RUNS):
         l = Login(bench, flow, rtt, think)
         drive([l])
         stats = bench.stats()
@@ -241,13 +241,24 @@ def handshake_deltas(rows):
     return out
 
 
-def bare_floor(bench):
-    out = subprocess.run([str(BARE), "--measure", str(RUNS), "localhost", str(bench.port),
-                          str(bench.ca), "/api/health"], capture_output=True, text=True, check=True)
-    runs = [line.split() for line in out.stdout.splitlines()]
-    bench.stats()
-    return (statistics.median(int(cpu) / 1000 for cpu, _ in runs),
-            statistics.median(int(rss) / 1024 for _, rss in runs))
+def floor_and_helper(bench):
+    """The bare client and a TOTP login (0 ms) one after the other, RUNS
+    times, so that both meet the same machine: medians of CPU ms and peak
+    RSS MB, (bare, helper)."""
+    bare_cpu, bare_rss, cpu, rss = [], [], [], []
+    for _ in range(RUNS):
+        out = subprocess.run([str(BARE), "--measure", "1", "localhost", str(bench.port),
+                              str(bench.ca), "/api/health"], capture_output=True, text=True,
+                             check=True)
+        us, kib = out.stdout.split()
+        bare_cpu.append(int(us) / 1000)
+        bare_rss.append(int(kib) / 1024)
+        bench.stats()
+        row = sequential(bench, "TOTP", 0, runs=1)[0]
+        cpu.append(row["cpu"])
+        rss.append(row["rss"])
+    m = statistics.median
+    return (m(bare_cpu), m(bare_rss)), (m(cpu), m(rss))
 
 
 def exits(tmp):
@@ -330,15 +341,15 @@ def main():
                 for rtt in (0, RTT_MS):
                     results[(flow, rtt)] = sequential(bench, flow, rtt)
             think = sequential(bench, "TOTP", RTT_MS, THINK)
-            floor_cpu, floor_rss = bare_floor(bench)
+            floor, helper = floor_and_helper(bench)
             load = [concurrent(bench, 32), concurrent(bench, 128)]
         finally:
             bench.close()
         gone = exits(tmp)
-    report(results, think, floor_cpu, floor_rss, load, spawn_time(), gone)
+    report(results, think, floor, helper, load, spawn_time(), gone)
 
 
-def report(results, think, floor_cpu, floor_rss, load, spawn_ms, gone):
+def report(results, think, floor, helper, load, spawn_ms, gone):
     print(f"pam_authelia login benchmark -- commit {commit()}, "
           f"{datetime.date.today()}, {os.cpu_count()} cores, {RUNS} logins a cell, "
           f"answers instant unless said")
@@ -376,13 +387,11 @@ def report(results, think, floor_cpu, floor_rss, load, spawn_ms, gone):
     print(f"first prompt (pam_authenticate -> \"Password: \", 1FA and TOTP cells): median "
           f"{statistics.median(first):.2f} ms, p90 {pct(first, 90):.2f} ms; for scale, "
           f"spawning /bin/true here: median {spawn_ms:.2f} ms")
-    totp = results[("TOTP", 0)]
-    cpu = statistics.median(r["cpu"] for r in totp)
-    rss = statistics.median(r["rss"] for r in totp)
+    (floor_cpu, floor_rss), (cpu, rss) = floor, helper
     print(f"floor, bare OpenSSL 3 client (1 TLS 1.3 handshake + 1 request): "
           f"CPU {floor_cpu:.2f} ms, peak RSS {floor_rss:.2f} MB")
-    print(f"helper per TOTP login: CPU {cpu:.2f} ms ({cpu / floor_cpu:.2f}x the floor), "
-          f"peak RSS {rss:.2f} MB ({rss / floor_rss:.2f}x)")
+    print(f"helper per TOTP login (0 ms, alternating with the floor's runs): CPU {cpu:.2f} ms "
+          f"({cpu / floor_cpu:.2f}x the floor), peak RSS {rss:.2f} MB ({rss / floor_rss:.2f}x)")
     for c in load:
         print(f"load: {c['n']:>3} TOTP logins at once (0 ms): {c['ok']}/{c['n']} succeeded, "
               f"{c['rate']:.0f} logins/s, wait median {c['median']:.0f} ms p99 {c['p99']:.0f} ms, "
