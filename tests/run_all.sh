@@ -6,7 +6,7 @@
 #   unit-valgrind    the same, under valgrind memcheck
 #   binaries         exports and hardening of the two artifacts
 #   integration      real shim + real PAM: stand-in helper and real helper
-#   integration-asan the real-helper suites with the ASan/UBSan helper
+#   integration-asan the real-helper suites with the ASan helper (UBSan trapping)
 #   shim-valgrind    the shim suite with pam_test_app (and the shim) under valgrind
 #   fuzz             every libFuzzer target for FUZZ_SECONDS (default 10)
 set -u
@@ -53,14 +53,19 @@ valgrind_units() {
 	return $rc
 }
 
+integration_asan() {
+	rm -f build/san-helper/pam_authelia # a failed build must not leave an old helper to test
+	make -s sanitizer-helper || return 1
+	PAM_AUTHELIA_HELPER="$PWD/build/san-helper/pam_authelia" tests/run_integration.sh "$@"
+}
+
 suite unit count_cmocka make -s unit-tests
-rm -f build/san/pam_authelia # a failed sanitizer build must not leave an old helper to test
 suite unit-sanitizers count_cmocka make -s sanitizer-tests
 suite unit-valgrind count_cmocka valgrind_units
 suite binaries count_summary tests/check_binaries.sh build/pam_authelia.so build/pam_authelia
 suite integration count_summary tests/run_integration.sh
-suite integration-asan count_summary env PAM_AUTHELIA_HELPER="$PWD/build/san/pam_authelia" \
-	tests/run_integration.sh tests/integration/test_helper.py tests/integration/test_flows.py \
+suite integration-asan count_summary integration_asan \
+	tests/integration/test_helper.py tests/integration/test_flows.py \
 	tests/integration/test_device.py tests/integration/test_sshd.py \
 	tests/integration/test_reference_texts.py tests/integration/test_upstream_pam_suite.py \
 	tests/integration/test_doctor.py tests/integration/test_secret_file.py \
