@@ -5,6 +5,7 @@
 #                   (without DESTDIR) it also creates the helper's system account _pam_authelia
 #   make deb        the Debian package libpam-authelia, built in build/deb/ (dpkg-buildpackage)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make fuzz-coverage  line coverage (llvm-cov) of the committed fuzz corpora, per file
 #   make bench      one table: each flow's wait, round trips, requests, CPU and RSS, and
 #                   what the sandbox costs a login (root)
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
@@ -66,11 +67,12 @@ STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+comma := ,
 
 SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
-.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper fuzz fuzz-smoke \
+.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper fuzz fuzz-smoke fuzz-coverage \
 	check-exports install uninstall clean format man deb
 .DEFAULT_GOAL := all
 
@@ -183,18 +185,50 @@ check-exports: all
 	@tests/check_exports.sh $(BUILD)/pam_authelia.so
 
 # --- fuzzing (clang libFuzzer) ---
-$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) $(BUILD)/gen/sandbox_filter.h | deps
+# Every source is compiled once per fuzz tree ($(FUZZ_BUILD)/obj), then each
+# target links what it needs.  PAM_AUTHELIA_FUZZ_PLAIN_HTTP (fuzz builds only)
+# gives engine/http_client.c plain bufferevents instead of TLS ones, so
+# fuzz_login's fake server writes straight into evhttp's parser.
+# fuzz_shim wraps the shim's libc and libpam calls at link time (FUZZ_SHIM_WRAP).
+FUZZ_BUILD   ?= $(BUILD)/fuzz
+FUZZ_CFLAGS  ?= -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LDFLAGS ?= -fsanitize=address,undefined
+FUZZ_DEFINES := -DPAM_AUTHELIA_SANDBOX_FUZZ -DPAM_AUTHELIA_FUZZ_PLAIN_HTTP
+FUZZ_HELPER_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(HELPER_LIB_SRC) \
+		   $(filter-out shim/pam_authelia.c,$(SHIM_SRC)))
+FUZZ_SHIM_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
+FUZZ_SHIM_WRAP := malloc calloc strndup socketpair open fork poll recv sendmsg waitpid kill \
+		  pidfd_open pam_get_user pam_get_item pam_syslog clock_gettime
+FUZZ_SCRIPT_OBJ := $(FUZZ_BUILD)/obj/fuzz/script.o
+.PRECIOUS: $(FUZZ_BUILD)/obj/%.o
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard engine/*.h states/*.h protocol/*.h shim/*.h fuzz/*.h) \
+		$(BUILD)/gen/sandbox_filter.h | deps
 	@mkdir -p $(dir $@)
-	$(CLANG) $(BASE_CFLAGS) -DPAM_AUTHELIA_SANDBOX_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
-		$(HELPER_CFLAGS) -I$(BUILD)/gen \
-		-o $@ $< $(HELPER_LIB_SRC) $(filter-out shim/pam_authelia.c,$(SHIM_SRC)) \
-		$(HELPER_LIBS) $(SHIM_LIBS)
+	$(CLANG) $(BASE_CFLAGS) $(FUZZ_DEFINES) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+		$(HELPER_CFLAGS) -I$(BUILD)/gen -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_shim: $(FUZZ_BUILD)/obj/fuzz/fuzz_shim.o $(FUZZ_SCRIPT_OBJ) $(FUZZ_SHIM_OBJ)
+	$(CLANG) $(FUZZ_LDFLAGS) -fsanitize=fuzzer -o $@ $^ \
+		$(addprefix -Wl$(comma)--wrap=,$(FUZZ_SHIM_WRAP)) $(SHIM_LIBS)
+
+$(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_SCRIPT_OBJ) $(FUZZ_HELPER_OBJ)
+	$(CLANG) $(FUZZ_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HELPER_LIBS) $(SHIM_LIBS) -ldl
 
 fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@tests/run_fuzz.sh $(FUZZ_SECONDS) $^
 
 fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@tests/run_fuzz.sh $${FUZZ_SMOKE_SECONDS:-10} $^
+
+# Line coverage of the committed corpora alone (no fuzzing): every target is
+# built again with clang's source-based coverage and replays fuzz/corpus/NAME.
+FUZZ_COV_CFLAGS := -g -O0 -fprofile-instr-generate -fcoverage-mapping -DPAM_AUTHELIA_FUZZ_COVERAGE
+fuzz-coverage: deps
+	@$(MAKE) --no-print-directory FUZZ_BUILD=$(BUILD)/fuzz-cov \
+		FUZZ_CFLAGS="$(FUZZ_COV_CFLAGS)" FUZZ_LDFLAGS="$(FUZZ_COV_CFLAGS)" \
+		$(addprefix $(BUILD)/fuzz-cov/,$(FUZZ_TARGETS))
+	@tests/fuzz_coverage.sh $(BUILD)/fuzz-cov $(FUZZ_TARGETS)
 
 demo: all
 	@tools/private_dev.sh /usr/bin/python3 tools/demo.py

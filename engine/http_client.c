@@ -174,19 +174,28 @@ static void http_conn_free(struct http_conn *conn)
 	free(conn);
 }
 
-static struct http_conn *http_conn_new(struct http_client *client, SSL_CTX *tls, unsigned number)
+#ifdef PAM_AUTHELIA_FUZZ_PLAIN_HTTP
+/*
+ * Fuzz builds only (fuzz/fuzz_login.c): the connection is a plain bufferevent,
+ * no TLS, so that what the fuzzer's fake server writes goes straight into
+ * evhttp's parser.  Everything above the bufferevent is the same code.
+ */
+static int http_conn_transport(struct http_client *client, struct http_conn *conn, SSL_CTX *tls)
 {
-	struct http_conn *conn = calloc(1, sizeof(*conn));
+	(void)tls;
+	conn->bev = bufferevent_socket_new(client->base, -1,
+					   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	return conn->bev != NULL ? 0 : -1;
+}
+#else
+/* TLS verified against tls, for the url's host (SNI, name or address). */
+static int http_conn_transport(struct http_client *client, struct http_conn *conn, SSL_CTX *tls)
+{
 	X509_VERIFY_PARAM *vp;
 
-	if (conn == NULL)
-		return NULL;
-	conn->client = client;
-	conn->number = number;
-	conn->connected_fd = -1;
 	conn->ssl = SSL_new(tls);
 	if (conn->ssl == NULL)
-		goto fail;
+		return -1;
 	vp = SSL_get0_param(conn->ssl);
 	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	if (client->is_ip) {
@@ -199,10 +208,25 @@ static struct http_conn *http_conn_new(struct http_client *client, SSL_CTX *tls,
 	    bufferevent_openssl_socket_new(client->base, -1, conn->ssl, BUFFEREVENT_SSL_CONNECTING,
 					   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (conn->bev == NULL)
-		goto fail;
+		return -1;
 	/* Bodies are framed by Content-Length or chunks; a missing close_notify
 	 * after a complete response is not an error (OpenSSL 3 made it one). */
 	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+	return 0;
+}
+#endif
+
+static struct http_conn *http_conn_new(struct http_client *client, SSL_CTX *tls, unsigned number)
+{
+	struct http_conn *conn = calloc(1, sizeof(*conn));
+
+	if (conn == NULL)
+		return NULL;
+	conn->client = client;
+	conn->number = number;
+	conn->connected_fd = -1;
+	if (http_conn_transport(client, conn, tls) != 0)
+		goto fail;
 	/* Counts what arrives for the request in flight (see http_should_retry). */
 	if (evbuffer_add_cb(bufferevent_get_input(conn->bev), http_conn_input_callback, conn) ==
 	    NULL)
@@ -632,7 +656,7 @@ static enum http_failure http_describe_failure(struct http_conn *conn, struct ht
 					       char out[HTTP_ERROR_SIZE])
 {
 	struct http_client *client = conn->client;
-	long verify = SSL_get_verify_result(conn->ssl);
+	long verify = conn->ssl != NULL ? SSL_get_verify_result(conn->ssl) : X509_V_OK;
 	unsigned long tls_error = 0, e;
 
 	while ((e = bufferevent_get_openssl_error(conn->bev)) != 0)

@@ -211,7 +211,7 @@ static const struct sandbox_rule sandbox_rules_sanitizer[] = {
 #endif
 
 #ifdef PAM_AUTHELIA_SANDBOX_FUZZ
-/* fuzz/fuzz_session.c: after the first input the sandbox stays, and every
+/* fuzz/fuzz_login.c: after the first input the sandbox stays, and every
  * later input sets a whole session up again -- its socketpair, event base,
  * signal pipe, resolver (resolv.conf, UDP sockets), TLS context (files) --
  * and libFuzzer writes corpus units and artifacts, arms -timeout's timer and
@@ -230,6 +230,9 @@ static const struct sandbox_rule sandbox_rules_fuzz[] = {
     /* each session's resolver (its nameservers' UDP sockets) */
     ALLOW(socket, ARG_EQ(0, AF_INET), ARG_MASKED(1, SOCK_TYPE_MASK, SOCK_DGRAM)),
     ALLOW(socket, ARG_EQ(0, AF_INET6), ARG_MASKED(1, SOCK_TYPE_MASK, SOCK_DGRAM)),
+    /* fuzz_login's plain bufferevents (PAM_AUTHELIA_FUZZ_PLAIN_HTTP) note
+     * the peer's address when a connect completes; TLS bufferevents do not */
+    ALLOW(getpeername),
     /* libFuzzer: corpus units and artifacts, -timeout, its RSS check */
     ALLOW(lseek),
     ALLOW(unlink),
@@ -245,6 +248,11 @@ static const struct sandbox_rule sandbox_rules_fuzz[] = {
     ALLOW(dup2),
     ALLOW(prlimit64),
     ALLOW(execve),
+#ifdef PAM_AUTHELIA_FUZZ_COVERAGE
+    /* make fuzz-coverage: the profile runtime holds off the parent-death
+     * signal while it writes the profile at exit */
+    ALLOW(prctl),
+#endif
 };
 #endif
 
