@@ -29,10 +29,14 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 		return PAM_SERVICE_ERR;
 	}
 	rc = pam_get_user(pamh, &setup.user, NULL);
-	if (rc != PAM_SUCCESS)
+	if (rc != PAM_SUCCESS) {
+		pam_syslog(pamh, LOG_ERR, "cannot get the user name: %s", pam_strerror(pamh, rc));
 		return rc;
-	if (setup.user == NULL || setup.user[0] == '\0')
+	}
+	if (setup.user == NULL || setup.user[0] == '\0') {
+		pam_syslog(pamh, LOG_ERR, "no user name");
 		return PAM_USER_UNKNOWN;
+	}
 	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS)
 		setup.service = item;
 	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS)

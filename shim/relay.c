@@ -270,6 +270,7 @@ int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_se
 
 	relay.buf = malloc(FRAME_MAX_SIZE);
 	if (relay.buf == NULL) {
+		pam_syslog(pamh, LOG_ERR, "out of memory");
 		helper_kill(helper);
 		return PAM_BUF_ERR;
 	}
