@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libc6-dev libpam0g-dev libevent-dev libssl-dev libyajl-dev
-libqrencode-dev libjwt-dev libseccomp-dev libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest valgrind
+libqrencode-dev libjwt-dev libseccomp-dev libcmocka-dev clang libclang-rt-14-dev llvm-14 python3 python3-pytest valgrind
 util-linux mount
 binutils ca-certificates openssl python3-cryptography zbar-tools openssh-server
 openssh-client python3-paramiko python3-pexpect python3-yaml sudo
