@@ -175,7 +175,12 @@ $(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h engine/s
 	$(CC) $(CFLAGS) -pie -o $@ $(BUILD)/obj/sandbox_selftest.o $(BUILD)/obj/helper/engine/main.o \
 		$(BUILD)/obj/libhelper.a $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
 
+$(BUILD)/tests/pam_fd_snapshot.so: tests/pam_fd_snapshot.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Wno-missing-prototypes $(CFLAGS) -fPIC -shared -o $@ $< $(SHIM_LIBS)
+
 TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
+	$(BUILD)/tests/pam_fd_snapshot.so \
 	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest
 
 integration-tests: all $(TEST_PROGRAMS)

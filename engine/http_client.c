@@ -657,6 +657,7 @@ static enum http_failure http_describe_failure(struct http_conn *conn, struct ht
 {
 	struct http_client *client = conn->client;
 	long verify = conn->ssl != NULL ? SSL_get_verify_result(conn->ssl) : X509_V_OK;
+	int dns_error = bufferevent_socket_get_dns_error(conn->bev);
 	unsigned long tls_error = 0, e;
 
 	while ((e = bufferevent_get_openssl_error(conn->bev)) != 0)
@@ -668,7 +669,12 @@ static enum http_failure http_describe_failure(struct http_conn *conn, struct ht
 		tls_error = 0;
 	/* libevent 2.1 reports a failed connect as EVREQ_HTTP_TIMEOUT; errno says
 	 * what really happened. */
-	if (verify != X509_V_OK) {
+	if (dns_error != 0) {
+		/* The name did not resolve (NXDOMAIN, no DNS server answering):
+		 * libevent reports it as a connect that failed. */
+		snprintf(out, HTTP_ERROR_SIZE, "cannot resolve %s: %s", client->host,
+			 evutil_gai_strerror(dns_error));
+	} else if (verify != X509_V_OK) {
 		snprintf(out, HTTP_ERROR_SIZE, "TLS certificate of %s:%d not trusted: %s",
 			 client->host, client->port, X509_verify_cert_error_string(verify));
 	} else if (tls_error != 0) {

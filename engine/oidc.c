@@ -151,6 +151,8 @@ enum poll_outcome oidc_read_token_response(int status, const char *body, size_t 
 
 	memset(tokens, 0, sizeof(*tokens));
 	snprintf(err, OIDC_ERROR_SIZE, "token response status=%d", status);
+	if (root == NULL && status == 200)
+		snprintf(err, OIDC_ERROR_SIZE, "malformed token response: %s", jerr);
 	if (root != NULL)
 		json_get_string(root, "error", "error", &error, jerr);
 	if (error != NULL && printable_ascii(error, 64))

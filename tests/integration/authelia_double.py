@@ -102,7 +102,12 @@ class Injection:
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False      # drop the connection with a RST in the middle of the response
-    raw: bytes = None        # bytes to write instead of a response
+    reset_after: bytes = None  # write these bytes (part of a response), then a RST
+    raw: bytes = None        # bytes to write instead of a response (then close)
+    drip: bytes = None       # write these bytes one at a time, drip_interval apart
+    drip_interval: float = 1.0
+    endless: bytes = None    # after raw (if any), write these bytes again and again,
+    endless_interval: float = 0.0  # this far apart, until the client goes away
     close: bool = False      # answer normally, then close the connection
     drop: bool = False       # read the request, close the connection, answer nothing (a
                              # keep-alive connection the server closed just as it was used)
@@ -607,6 +612,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if inj.drop:
             self.close_connection = True
             return True
+        if inj.reset_after is not None:
+            self.wfile.write(inj.reset_after)
+            self.wfile.flush()
+            self._reset()
+            return True
+        if inj.drip is not None or inj.endless is not None:
+            self.close_connection = True
+            try:
+                for i in range(len(inj.drip or b"")):
+                    self.wfile.write(inj.drip[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(inj.drip_interval)
+                if inj.endless is not None:
+                    self.wfile.write(inj.raw or b"")
+                    while True:
+                        self.wfile.write(inj.endless)
+                        self.wfile.flush()
+                        time.sleep(inj.endless_interval)
+            except OSError:
+                pass  # the client gave up
+            return True
         if inj.raw is not None:
             self.wfile.write(inj.raw)
             self.wfile.flush()
@@ -616,10 +642,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: 100\r\n\r\n{\"status\":")
             self.wfile.flush()
-            sock = self.request
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            sock.close()
-            self.close_connection = True
+            self._reset()
             return True
         if inj.status is None:
             self._close_after = inj.close
@@ -630,6 +653,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers.append(("Set-Cookie", self.double._set_cookie(value)))
         self._send(inj.status, inj.body or b"", inj.content_type, headers, close=inj.close)
         return True
+
+    def _reset(self):
+        """Closes the connection with a TCP RST (SO_LINGER 0), no TLS close_notify."""
+        sock = self.request
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        self.close_connection = True
 
     def end_headers(self):
         if getattr(self, "_close_after", False):  # Injection(close=True) alone
