@@ -309,6 +309,7 @@ void session_free(struct session *session)
 		SSL_CTX_free(session->tls);
 	tls_trust_free(&session->trust);
 	config_free(&session->config);
+	authz_target_free(&session->authz);
 	free(session->service);
 	free(session->user);
 	free(session->rhost);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "../states/machine.h"
+#include "authz.h"
 #include "channel.h"
 #include "config.h"
 #include "http_client.h"
@@ -59,8 +60,16 @@ struct session {
 	unsigned connections; /* how many requests of this flow can overlap */
 	bool connect_pending; /* TLS set-up and connecting wait for the first prompt */
 	struct user_info user_info;
-	/* What the user_info state has received so far (it waits for both). */
-	bool have_user_info, have_session_state;
+	/* What the user_info and access states have received so far (they wait
+	 * for several answers). */
+	bool have_user_info, have_session_state, have_access;
+	long long session_level; /* /api/state's authentication_level, once confirmed */
+
+	/* Authelia's access control (authz-url): the URL asked about, filled for
+	 * this host and service before the sandbox; url NULL when not asked. */
+	struct authz_target authz;
+	enum authz_verdict access; /* the last answer, once have_access */
+	bool device_second_factor; /* the second factor was the device flow */
 
 	/* The device flow. */
 	struct device_flow {

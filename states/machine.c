@@ -23,6 +23,8 @@ static const struct state_entry *const state_table[STATE_COUNT] = {
     [STATE_DEVICE_AUTHORIZATION] = &state_device_authorization_entry,
     [STATE_DEVICE_POLL] = &state_device_poll_entry,
     [STATE_IDENTITY_BINDING] = &state_identity_binding_entry,
+    [STATE_ACCESS_CHECK] = &state_access_check_entry,
+    [STATE_ACCESS_RECHECK] = &state_access_recheck_entry,
     [STATE_SUCCESS] = &state_success_entry,
     [STATE_FAILURE] = &state_failure_entry,
 };
@@ -42,6 +44,8 @@ static const char *const state_names[STATE_COUNT] = {
     [STATE_DEVICE_AUTHORIZATION] = "device_authorization",
     [STATE_DEVICE_POLL] = "device_poll",
     [STATE_IDENTITY_BINDING] = "identity_binding",
+    [STATE_ACCESS_CHECK] = "access_check",
+    [STATE_ACCESS_RECHECK] = "access_recheck",
     [STATE_SUCCESS] = "success",
     [STATE_FAILURE] = "failure",
 };
@@ -67,7 +71,7 @@ void machine_goto(struct session *session, enum state_id next)
 void machine_fail(struct session *session, enum auth_result result, const char *fmt, ...)
 {
 	va_list ap;
-	char reason[768];
+	char reason[1280];
 
 	if (session->failing || is_terminal(session->state))
 		return;
