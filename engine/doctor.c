@@ -259,8 +259,9 @@ static void check_access_url(struct doctor *d, const struct config *config, stru
 	if (authz_host_names(AUTHZ_HOSTS_FILE, authz_template_wants_fqdn(config->authz_url),
 			     &host, err) != 0 ||
 	    authz_expand(config->authz_url, &host, service, &target, err) != 0) {
-		finding(d, FINDING_FAIL, "%s: service %s: %s; fix: every such login fails until then",
-			where, service, err);
+		finding(d, FINDING_FAIL, "%s: service %s: %s%s", where, service, err,
+			strstr(err, "; fix: ") ? ""
+						: "; fix: correct authz-url (see pam_authelia(8))");
 		return;
 	}
 	finding(d, FINDING_OK, "%s: service %s on this host asks Authelia's access control about %s "

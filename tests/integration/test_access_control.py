@@ -194,6 +194,11 @@ def test_two_factor_host_with_totp(env, authelia, syslog):
         assert "authorization" not in h and "proxy-authorization" not in h
         assert h["cookie"].startswith("authelia_session=")
     assert first["headers"]["cookie"] != second["headers"]["cookie"]  # rotated by TOTP
+    # after the password, the question, the session check and user info at once
+    after = authelia.requests[1:4]
+    assert sorted(r["path"] for r in after) == ["/api/authz/auth-request", "/api/state",
+                                                "/api/user/info"]
+    assert len({r["conn"] for r in after}) == 3
     # forwarding headers go on the authz requests only
     for r in authelia.requests:
         if "authz" not in r:
@@ -628,3 +633,100 @@ def secret_file(env):
         path.write_text("s3cret-client\n")
         path.chmod(0o600)
     return path
+
+
+# --- pam_authelia --check ----------------------------------------------------------
+
+def doctor(pam_file, hostname="web01"):
+    sshd_config = Path(pam_file).parents[1] / "sshd_config"  # set by pam_files
+    r = subprocess.run([str(HELPER), "--check", "--pam-file", str(pam_file),
+                        "--sshd-config", str(sshd_config)],
+                       capture_output=True, text=True, env={}, timeout=60,
+                       preexec_fn=in_uts_namespace(hostname))
+    lines = r.stdout.splitlines()
+    assert r.stderr == "" and lines[-1].startswith("summary: "), r
+    for line in lines[:-1]:
+        assert line[:5] in ("OK   ", "WARN ", "FAIL "), line
+        if not line.startswith("OK"):
+            assert "; fix: " in line, line
+    return r.returncode, lines[:-1]
+
+
+def has(lines, level, *needles):
+    return any(l.startswith(level) and all(n in l for n in needles) for l in lines)
+
+
+def pam_files(tmp_path, env, template=TEMPLATE, extra="", services=("sshd",)):
+    d = tmp_path / "pam.d"
+    d.mkdir(exist_ok=True)
+    # the test sshd's settings, for the doctor's sshd checks of the service sshd
+    (tmp_path / "sshd_config").write_text((env.sshd.dir / "sshd_config").read_text())
+    (d / "common-authelia").write_text(
+        f"auth required {SHIM} {pam_args(env, template=template, extra=extra)}\n")
+    for name in services:
+        (d / name).write_text("@include common-authelia\naccount required pam_permit.so\n")
+    return d / services[0]
+
+
+def test_check_shows_the_url_of_each_service_and_that_the_endpoint_answers(tmp_path, env,
+                                                                            authelia):
+    f = pam_files(tmp_path, env, services=("sshd", "sudo"))
+    rc, lines = doctor(f)
+    assert has(lines, "OK", "service sshd on this host asks Authelia's access control about "
+               f"{WEB01} (GET /api/authz/auth-request)"), lines
+    assert has(lines, "OK", f"/api/authz/auth-request answers about {WEB01} (status 401 without "
+               "a session: a login is needed)"), lines
+    assert not any(l.startswith("FAIL") for l in lines), lines
+    # no login: the questions carry no cookie and no user
+    assert all("cookie" not in r["headers"] and "session-username" not in r["headers"]
+               for r in authz(authelia))
+    rc, lines = doctor(f.parent / "sudo")
+    assert has(lines, "OK", "service sudo on this host asks Authelia's access control about "
+               "https://web01.ssh.example.com/pam/sudo"), lines
+
+
+def test_check_a_host_outside_the_cookie_domain(tmp_path, env, authelia):
+    rc, lines = doctor(pam_files(tmp_path, env, template="https://%h.ssh.example.org/pam/%s"))
+    assert rc == 2
+    assert has(lines, "FAIL", "Authelia refuses to be asked about "
+               "https://web01.ssh.example.org/pam/sshd (status 400, and 403 for "
+               "https://auth.example.com/): web01.ssh.example.org is not within the "
+               "session.cookies domain that holds auth.example.com"), lines
+
+
+def test_check_an_endpoint_not_enabled(tmp_path, env, authelia):
+    rc, lines = doctor(pam_files(tmp_path, env, extra="authz-endpoint=/api/authz/pam"))
+    assert rc == 2
+    assert has(lines, "FAIL", "authz-endpoint /api/authz/pam is not enabled (status 404)"), lines
+
+
+@pytest.mark.parametrize("implementation,level", [("AuthRequest", "OK"), ("ForwardAuth", "OK"),
+                                                  ("ExtAuthz", "FAIL")])
+def test_check_a_custom_endpoint_s_implementation(tmp_path, env, authelia, implementation,
+                                                  level):
+    authelia.configure({"server": {"endpoints": {"authz": {
+        "pam": {"implementation": implementation}}}}})
+    rc, lines = doctor(pam_files(tmp_path, env, extra="authz-endpoint=/api/authz/pam"))
+    if level == "OK":
+        assert has(lines, "OK", "authz-endpoint /api/authz/pam takes GET and HEAD only"), lines
+    else:
+        assert has(lines, "FAIL", "authz-endpoint /api/authz/pam answers POST", "ExtAuthz"), lines
+
+
+def test_check_bypass_and_deny_before_login(tmp_path, env, authelia):
+    authelia.configure({"access_control": {"default_policy": "deny", "rules": [
+        {"domain": "web01.ssh.example.com", "policy": "bypass"}]}})
+    rc, lines = doctor(pam_files(tmp_path, env))
+    assert has(lines, "WARN", f"a bypass rule matches {WEB01} (status 200 without a session)")
+    rc, lines = doctor(pam_files(tmp_path, env, template="https://%h.lab.example.com/pam/%s"))
+    assert has(lines, "WARN", "denies https://web01.lab.example.com/pam/sshd before any login "
+               "(status 403"), lines
+
+
+def test_check_a_host_name_without_a_fully_qualified_one(tmp_path, env, authelia):
+    rc, lines = doctor(pam_files(tmp_path, env, template="https://%H/pam/%s"), hostname="web02")
+    assert rc == 2
+    assert has(lines, "FAIL", 'service sshd: authz-url uses %H, but this host\'s name "web02" is '
+               "not fully qualified and /etc/hosts gives none"), lines
+    rc, lines = doctor(pam_files(tmp_path, env, template="https://%H/pam/%s"))
+    assert has(lines, "OK", f"asks Authelia's access control about {WEB01}"), lines
