@@ -581,6 +581,36 @@ def test_device_flow_then_a_group_removed(login, env, authelia, syslog):
     assert logged(syslog, f'authelia access control denies "john" on {WEB01}')
 
 
+def test_device_approval_slower_than_authelia_s_inactivity(login, env, authelia, syslog):
+    """Authelia drops a session idle longer than inactivity (5 min) when it is
+    next asked about it, and answers with a new, anonymous one: the level-1
+    session of the password is gone by the time the device flow is approved."""
+    authelia.oidc.interval = 1
+    authelia.oidc.device_script = {"action": "approve", "user": "john", "after": 0.5}
+    extra = ("method-priority=device_authorization device-flow=after-password "
+             "oauth2-client-id=pam-authelia oauth2-client-secret-file=" + str(secret_file(env)))
+    l = pam_login(login, env, service="sshd", extra=extra)
+    assert l.conv() == ("echo_off", "Password: ")
+    l.answer(PASSWORD)
+    assert "Approve on your device" in l.conv()[1]
+    authelia.advance_clock(400)
+    l.answer("")
+    assert approve_until_done(l) == "PAM_AUTH_ERR"
+    assert authz(authelia)[1]["authz"]["session"] == "destroyed: inactive"
+    assert logged(syslog, 'Authelia replaced the session of "john" (response status=401)') or \
+        logged(syslog, "this login needs 1")
+
+
+def test_a_user_name_unfit_for_a_header_is_never_sent(login, env, authelia, syslog):
+    authelia.add_user("j doe", PASSWORD, totp=True, groups=["admins"])
+    l = pam_login(login, env, user="j doe", service="sshd",
+                  template="https://bastion.ssh.example.com/pam/%s", rhost=OFFICE)
+    assert run(l, authelia, "j doe", totp=False) == "PAM_AUTH_ERR"
+    assert authz(authelia) == []
+    assert logged(syslog, 'user name "j doe" cannot be sent in the access check\'s '
+                          'Session-Username header')
+
+
 def test_device_flow_first_cannot_be_checked(login, env, authelia, syslog):
     l = pam_login(login, env, level="1FA+2FA", service="sshd",
                   extra="method-priority=device_authorization oauth2-client-id=pam-authelia")
