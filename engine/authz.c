@@ -252,7 +252,7 @@ int authz_fqdn_from_hosts(const char *hosts_file, const char *name, char out[AUT
 int authz_host_names(const char *hosts_file, bool want_fqdn, struct authz_host *host,
 		     char err[OPTION_ERROR_SIZE])
 {
-	char name[AUTHZ_NAME_SIZE + 1] = "", shown[LOG_SHOWN_SIZE];
+	char name[AUTHZ_NAME_SIZE] = "", shown[LOG_SHOWN_SIZE];
 
 	memset(host, 0, sizeof(*host));
 	if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
@@ -263,7 +263,7 @@ int authz_host_names(const char *hosts_file, bool want_fqdn, struct authz_host *
 	snprintf(host->short_name, sizeof(host->short_name), "%.*s", (int)strcspn(name, "."),
 		 name);
 	if (strchr(name, '.') != NULL) {
-		snprintf(host->fqdn, sizeof(host->fqdn), "%s", name);
+		snprintf(host->fqdn, sizeof(host->fqdn), "%.*s", AUTHZ_NAME_SIZE - 1, name);
 	} else if (want_fqdn && authz_fqdn_from_hosts(hosts_file, name, host->fqdn) != 0) {
 		snprintf(err, OPTION_ERROR_SIZE,
 			 "authz-url uses %%H, but this host's name \"%s\" is not fully qualified "

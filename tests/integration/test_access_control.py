@@ -314,6 +314,23 @@ def test_a_host_outside_the_cookie_domains_is_a_configuration_error(env, autheli
                for t in syslog.texts())
 
 
+def test_a_host_in_another_cookie_domain_is_a_configuration_error(env, authelia, syslog):
+    """The pseudo-host lies in a session.cookies entry, but not in url's: the
+    session the password opened does not apply there, and the authelia_url the
+    module sends (url) lies outside that entry."""
+    authelia.configure({"session": {"cookies": [
+        {"domain": "example.com", "authelia_url": env.url},
+        {"domain": "example.org", "authelia_url": "https://auth.example.org"}]}})
+    configure_sshd(env, template="https://%h.ssh.example.org/pam/%s")
+    ok, seen = ssh(env, authelia, "john")
+    assert not ok and seen == ["Password: "]
+    (only,) = authz(authelia)
+    assert only["authz"]["status"] == 400
+    assert "is not in the cookie domain" in only["authz"]["reason"]
+    assert any("is misconfigured (response status=400)" in t for t in syslog.texts())
+    assert authelia.sessions  # nothing destroyed the session
+
+
 def test_authelia_failing_the_authz_request(env, authelia, syslog):
     authelia.inject("/api/authz/auth-request", status=503, body=b"503 Service Unavailable",
                     content_type="text/plain; charset=utf-8")
