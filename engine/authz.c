@@ -134,18 +134,20 @@ int authz_check_template(const char *template, char err[OPTION_ERROR_SIZE])
 			break;
 		case '%':
 			if (!is_hex(p[2]) || !is_hex(p[3])) {
-				snprintf(err, OPTION_ERROR_SIZE,
-					 "authz-url: %%%% must start a percent-encoded byte (%%%%20 "
-					 "for a space)");
+				snprintf(
+				    err, OPTION_ERROR_SIZE,
+				    "authz-url: %%%% must start a percent-encoded byte (%%%%20 "
+				    "for a space)");
 				return -1;
 			}
 			sample[n++] = '%';
 			break;
 		default:
-			snprintf(err, OPTION_ERROR_SIZE,
-				 "authz-url: unknown placeholder \"%%%s\": use %%h (short host name), "
-				 "%%H (fully qualified host name), %%s (PAM service) or %%%%",
-				 p[1] == '\0' ? "" : log_shown(c, shown));
+			snprintf(
+			    err, OPTION_ERROR_SIZE,
+			    "authz-url: unknown placeholder \"%%%s\": use %%h (short host name), "
+			    "%%H (fully qualified host name), %%s (PAM service) or %%%%",
+			    p[1] == '\0' ? "" : log_shown(c, shown));
 			return -1;
 		}
 		p++;
@@ -260,8 +262,7 @@ int authz_host_names(const char *hosts_file, bool want_fqdn, struct authz_host *
 			 name[0] == '\0' ? "it is empty" : strerror(errno));
 		return -1;
 	}
-	snprintf(host->short_name, sizeof(host->short_name), "%.*s", (int)strcspn(name, "."),
-		 name);
+	snprintf(host->short_name, sizeof(host->short_name), "%.*s", (int)strcspn(name, "."), name);
 	if (strchr(name, '.') != NULL) {
 		snprintf(host->fqdn, sizeof(host->fqdn), "%.*s", AUTHZ_NAME_SIZE - 1, name);
 	} else if (want_fqdn && authz_fqdn_from_hosts(hosts_file, name, host->fqdn) != 0) {
@@ -332,7 +333,8 @@ int authz_expand(const char *template, const struct authz_host *host, const char
 				value = "%";
 				break;
 			default:
-				snprintf(err, OPTION_ERROR_SIZE, "authz-url is not a valid template");
+				snprintf(err, OPTION_ERROR_SIZE,
+					 "authz-url is not a valid template");
 				return -1;
 			}
 		}
@@ -384,9 +386,8 @@ int authz_send(struct http_client *http, const struct config *config,
 	       bool post)
 {
 	struct http_header headers[7];
-	struct http_request_spec spec = {.purpose = purpose,
-					 .headers = headers,
-					 .timeout_ms = HTTP_REQUEST_TIMEOUT_MS};
+	struct http_request_spec spec = {
+	    .purpose = purpose, .headers = headers, .timeout_ms = HTTP_REQUEST_TIMEOUT_MS};
 	char *encoded = evhttp_encode_uri(config->url), *path = NULL;
 	size_t n = 0;
 	int rc;
@@ -408,8 +409,8 @@ int authz_send(struct http_client *http, const struct config *config,
 	spec.header_count = n;
 	/* authelia_url: url itself, so that a cookie entry without authelia_url
 	 * (the legacy session.domain form) needs nothing more (s.1, 4.). */
-	if (encoded == NULL || asprintf(&path, "%s?authelia_url=%s", config->authz_endpoint,
-					encoded) < 0) {
+	if (encoded == NULL ||
+	    asprintf(&path, "%s?authelia_url=%s", config->authz_endpoint, encoded) < 0) {
 		free(encoded);
 		return -1;
 	}
@@ -447,10 +448,9 @@ static bool has_header(const struct http_response *response, const char *name)
 }
 
 enum authz_verdict authz_read_answer(const struct http_response *response,
-				     const struct config *config,
-				     const struct authz_target *target, const char *user,
-				     const char *user_log, enum auth_result *result,
-				     char reason[AUTHZ_REASON_SIZE])
+				     const struct config *config, const struct authz_target *target,
+				     const char *user, const char *user_log,
+				     enum auth_result *result, char reason[AUTHZ_REASON_SIZE])
 {
 	const char *url = target->url, *endpoint = config->authz_endpoint, *named;
 	char shown[LOG_SHOWN_SIZE];

@@ -59,8 +59,7 @@ int authz_check_template(const char *template, char err[OPTION_ERROR_SIZE]);
 bool authz_template_wants_fqdn(const char *template);
 /* /api/authz/auth-request, /api/authz/forward-auth or /api/authz/<name>
  * (Authelia's name rule; not ext-authz, which reads the target from Host). */
-int authz_check_endpoint(const char *endpoint, enum authz_kind *kind,
-			 char err[OPTION_ERROR_SIZE]);
+int authz_check_endpoint(const char *endpoint, enum authz_kind *kind, char err[OPTION_ERROR_SIZE]);
 const char *authz_kind_name(enum authz_kind kind);
 
 /*
@@ -105,9 +104,8 @@ int authz_send(struct http_client *http, const struct config *config,
  * PAM_AUTHINFO_UNAVAIL.
  */
 enum authz_verdict authz_read_answer(const struct http_response *response,
-				     const struct config *config,
-				     const struct authz_target *target, const char *user,
-				     const char *user_log, enum auth_result *result,
-				     char reason[AUTHZ_REASON_SIZE]);
+				     const struct config *config, const struct authz_target *target,
+				     const char *user, const char *user_log,
+				     enum auth_result *result, char reason[AUTHZ_REASON_SIZE]);
 
 #endif

@@ -93,7 +93,7 @@ struct probe {
 	bool device;
 	struct timeval started;
 	const struct target *target;
-	size_t question; /* the access-check question being probed */
+	size_t question;	      /* the access-check question being probed */
 	struct authz_target own_host; /* https://<url's host>/ */
 };
 
@@ -256,16 +256,17 @@ static void check_access_url(struct doctor *d, const struct config *config, stru
 	struct authz_target target;
 	struct question *q;
 
-	if (authz_host_names(AUTHZ_HOSTS_FILE, authz_template_wants_fqdn(config->authz_url),
-			     &host, err) != 0 ||
+	if (authz_host_names(AUTHZ_HOSTS_FILE, authz_template_wants_fqdn(config->authz_url), &host,
+			     err) != 0 ||
 	    authz_expand(config->authz_url, &host, service, &target, err) != 0) {
 		finding(d, FINDING_FAIL, "%s: service %s: %s%s", where, service, err,
 			strstr(err, "; fix: ") ? ""
-						: "; fix: correct authz-url (see pam_authelia(8))");
+					       : "; fix: correct authz-url (see pam_authelia(8))");
 		return;
 	}
-	finding(d, FINDING_OK, "%s: service %s on this host asks Authelia's access control about %s "
-			       "(GET %s)",
+	finding(d, FINDING_OK,
+		"%s: service %s on this host asks Authelia's access control about %s "
+		"(GET %s)",
 		where, service, target.url, config->authz_endpoint);
 	for (size_t i = 0; t != NULL && i < t->question_count; i++) {
 		if (strcmp(t->questions[i].target.url, target.url) == 0 &&
@@ -826,7 +827,8 @@ static void probe_token(struct probe *p, const struct http_response *r)
 static bool probe_authz_send(struct probe *p, enum http_purpose purpose)
 {
 	const struct question *q = &p->target->questions[p->question];
-	const struct authz_target *about = purpose == HTTP_AUTHZ_OWN_HOST ? &p->own_host : &q->target;
+	const struct authz_target *about =
+	    purpose == HTTP_AUTHZ_OWN_HOST ? &p->own_host : &q->target;
 
 	if (about->url == NULL || about->host == NULL || about->path == NULL)
 		return false;
@@ -885,11 +887,12 @@ static void probe_authz(struct probe *p, const struct http_response *r)
 			probe_done(p);
 		return;
 	} else if (r->status == 404 || r->status == 405) {
-		finding(d, FINDING_FAIL,
-			"%s: authz-endpoint %s is not enabled (status %d); fix: list it under "
-			"server.endpoints.authz (an entry there replaces the default endpoints) with "
-			"implementation AuthRequest or ForwardAuth",
-			p->config.url, endpoint, r->status);
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: authz-endpoint %s is not enabled (status %d); fix: list it under "
+		    "server.endpoints.authz (an entry there replaces the default endpoints) with "
+		    "implementation AuthRequest or ForwardAuth",
+		    p->config.url, endpoint, r->status);
 		probe_next_question(p, false);
 		return;
 	} else if ((r->status == 401 && asks) || r->status == 407) {
@@ -912,12 +915,13 @@ static void probe_authz_own_host(struct probe *p, const struct http_response *r)
 	const struct question *q = &p->target->questions[p->question];
 
 	if (r->status == 400)
-		finding(d, FINDING_FAIL,
-			"%s: Authelia refuses to be asked about %s (status 400), and even about its "
-			"own host %s; fix: url's host must lie within a session.cookies domain, and "
-			"authz-endpoint %s must be an AuthRequest or ForwardAuth endpoint "
-			"(Authelia's log says which)",
-			p->config.url, q->target.url, p->config.url_host, q->endpoint);
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: Authelia refuses to be asked about %s (status 400), and even about its "
+		    "own host %s; fix: url's host must lie within a session.cookies domain, and "
+		    "authz-endpoint %s must be an AuthRequest or ForwardAuth endpoint "
+		    "(Authelia's log says which)",
+		    p->config.url, q->target.url, p->config.url_host, q->endpoint);
 	else
 		finding(d, FINDING_FAIL,
 			"%s: Authelia refuses to be asked about %s (status 400, and %d for %s): %s "

@@ -453,7 +453,8 @@ static int http_conn_send(struct http_conn *conn, struct http_pending *pending)
 	if (pending->authorization != NULL)
 		rc |= evhttp_add_header(headers, "Authorization", pending->authorization);
 	for (size_t i = 0; i < pending->header_count; i++)
-		rc |= evhttp_add_header(headers, pending->headers[i].name, pending->headers[i].value);
+		rc |=
+		    evhttp_add_header(headers, pending->headers[i].name, pending->headers[i].value);
 	/* The cookie as it is now: what the answers before this one set. */
 	if (client->cookie_value != NULL) {
 		if (asprintf(&cookie, "%s=%s", client->cookie_name, client->cookie_value) < 0) {

@@ -109,8 +109,8 @@ struct http_request_spec {
 	const char *path; /* below the url's path */
 	const char *body;
 	size_t body_len;
-	const char *content_type;  /* default application/json */
-	const char *authorization; /* an Authorization header value (secret), or NULL */
+	const char *content_type;	   /* default application/json */
+	const char *authorization;	   /* an Authorization header value (secret), or NULL */
 	const struct http_header *headers; /* header_count more headers, in order */
 	size_t header_count;
 	unsigned timeout_ms;

@@ -55,8 +55,8 @@ int access_request(struct session *session)
 			     session->user_log);
 		return -1;
 	}
-	if (authz_send(session->http, &session->config, &session->authz, session->user,
-		       HTTP_AUTHZ, false) != 0) {
+	if (authz_send(session->http, &session->config, &session->authz, session->user, HTTP_AUTHZ,
+		       false) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the access check request");
 		return -1;
 	}
@@ -109,18 +109,20 @@ static void access_check_decide(struct session *session)
 		 * (the session check ran beside it; a session Authelia dropped
 		 * would have come back with a new cookie, refused in authz.c). */
 		if (session->session_level != 1) {
-			machine_fail(session, RESULT_AUTH_ERR,
-				     "authelia access control answered 401 for \"%s\" on %s with the "
-				     "session at level %lld; refused",
-				     user, url, session->session_level);
+			machine_fail(
+			    session, RESULT_AUTH_ERR,
+			    "authelia access control answered 401 for \"%s\" on %s with the "
+			    "session at level %lld; refused",
+			    user, url, session->session_level);
 			return;
 		}
 		if (session->config.auth_level == AUTH_LEVEL_1FA) {
-			machine_fail(session, RESULT_AUTH_ERR,
-				     "authelia access control requires a second factor for \"%s\" on "
-				     "%s (response status=401), and auth-level=1FA asks for none; "
-				     "refused (auth-level=policy would ask for it)",
-				     user, url);
+			machine_fail(
+			    session, RESULT_AUTH_ERR,
+			    "authelia access control requires a second factor for \"%s\" on "
+			    "%s (response status=401), and auth-level=1FA asks for none; "
+			    "refused (auth-level=policy would ask for it)",
+			    user, url);
 			return;
 		}
 		log_debug("authelia access control requires a second factor for \"%s\" on %s "

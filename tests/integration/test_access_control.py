@@ -777,3 +777,21 @@ def test_check_a_host_name_without_a_fully_qualified_one(tmp_path, env, authelia
                "not fully qualified and /etc/hosts gives none"), lines
     rc, lines = doctor(pam_files(tmp_path, env, template="https://%H/pam/%s"))
     assert has(lines, "OK", f"asks Authelia's access control about {WEB01}"), lines
+
+
+def test_check_by_hand_shows_the_url_for_this_host(env):
+    def by_hand(*args):
+        return subprocess.run([str(HELPER), "--check", "--url", "https://auth.example.com",
+                               *args], capture_output=True, text=True, env={}, timeout=30,
+                              preexec_fn=in_uts_namespace("web01"))
+    r = by_hand("--auth-level", "policy", "--authz-url", TEMPLATE)
+    assert r.returncode == 0, r
+    assert "auth-level=policy\n" in r.stdout
+    assert f"authz-url={TEMPLATE}\nauthz-endpoint=/api/authz/auth-request\n" in r.stdout
+    assert f"access check for service sshd on this host: {WEB01}\n" in r.stdout
+    r = by_hand("--authz-url", "https://%h.ssh.example.com/pam/%s?x=1")
+    assert r.returncode == 1
+    assert r.stderr == 'pam_authelia: authz-url holds "?", which an https URL without user ' \
+        'name, query or fragment cannot hold as it is\n'
+    r = by_hand("--auth-level", "policy")
+    assert r.returncode == 1 and "auth-level=policy needs authz-url" in r.stderr

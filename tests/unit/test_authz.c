@@ -44,7 +44,8 @@ static void test_templates(void **state)
 	template_ok("https://%h.ssh.example.com:8443/pam/%s");
 	template_ok("https://x.example.com/a%%20b/%s");
 	template_ok("HTTPS://x.example.com/");
-	template_refused("http://%h.ssh.example.com/pam/%s", "authz-url must be https://, got \"http\"");
+	template_refused("http://%h.ssh.example.com/pam/%s",
+			 "authz-url must be https://, got \"http\"");
 	template_refused("%h.ssh.example.com/pam/%s", "authz-url must be https://");
 	template_refused("https://%h.ssh.example.com", "authz-url needs a path (such as /pam/%s)");
 	template_refused("https://john@%h.example.com/x",
@@ -87,9 +88,9 @@ static void test_endpoints(void **state)
 	assert_int_equal(kind, AUTHZ_CUSTOM);
 	assert_int_equal(authz_check_endpoint("/api/authz/ssh/pam.v2_x-y", &kind, err), 0);
 	static const char *const refused[] = {
-	    "/api/verify",	   "/api/authz/",	"/api/authz/1pam", "/api/authz/pam1",
-	    "/api/authz/a/../b",   "/api/authz/a//b",	"/api/authz/pam?x=1",
-	    "api/authz/pam",	   "/api/authz/a/./b",	"/api/authz/p am",
+	    "/api/verify",	 "/api/authz/",	    "/api/authz/1pam",	  "/api/authz/pam1",
+	    "/api/authz/a/../b", "/api/authz/a//b", "/api/authz/pam?x=1", "api/authz/pam",
+	    "/api/authz/a/./b",	 "/api/authz/p am",
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		assert_int_equal(authz_check_endpoint(refused[i], &kind, err), -1);
@@ -150,9 +151,9 @@ static void test_expansion(void **state)
 	authz_target_free(&t);
 
 	/* refused, never escaped into something else */
-	static const char *const services[] = {"ssh d", "a/b",	 "..",	  ".",	"a..b", ".sshd",
-					       "sshd.", "x%2Fy", "x?y",	  "x#y", "x@y", "\xc3\xa4",
-					       "",	"a\nb",	 "a\\b"};
+	static const char *const services[] = {"ssh d", "a/b",	    "..",    ".",    "a..b",
+					       ".sshd", "sshd.",    "x%2Fy", "x?y",  "x#y",
+					       "x@y",	"\xc3\xa4", "",	     "a\nb", "a\\b"};
 	for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
 		assert_int_equal(
 		    authz_expand("https://%h.ssh.example.com/pam/%s", &web01, services[i], &t, err),
@@ -274,10 +275,10 @@ static void test_answers(void **state)
 	assert_int_equal(read_answer(&(struct answer){.status = 401}, &result, reason),
 			 AUTHZ_NEEDS_MORE);
 	/* the redirect-style 401 keeps the same cookie: not a new session */
-	assert_int_equal(read_answer(&(struct answer){.status = 401,
-						      .headers = {{"Location", "https://auth"}}},
-				     &result, reason),
-			 AUTHZ_NEEDS_MORE);
+	assert_int_equal(
+	    read_answer(&(struct answer){.status = 401, .headers = {{"Location", "https://auth"}}},
+			&result, reason),
+	    AUTHZ_NEEDS_MORE);
 
 	expect_refused((struct answer){.status = 403}, RESULT_AUTH_ERR,
 		       "authelia access control denies \"john\" on "
@@ -337,10 +338,9 @@ static void test_answers(void **state)
 	/* a new session is not the one whose user and level were checked */
 	expect_refused((struct answer){.status = 401, .rotated = true}, RESULT_AUTH_ERR,
 		       "Authelia replaced the session of \"john\" (response status=401)");
-	expect_refused((struct answer){.status = 200,
-				       .rotated = true,
-				       .headers = {{"Remote-User", "john"}}},
-		       RESULT_AUTH_ERR, "Authelia replaced the session");
+	expect_refused(
+	    (struct answer){.status = 200, .rotated = true, .headers = {{"Remote-User", "john"}}},
+	    RESULT_AUTH_ERR, "Authelia replaced the session");
 	(void)url;
 }
 

@@ -205,7 +205,8 @@ static void test_auth_levels(void **state)
 /* authz-url, authz-endpoint and auth-level=policy (issue 12). */
 static void test_access_control_options(void **state)
 {
-	const char *url = "url=https://auth.example.com", *tpl = "authz-url=https://%h.ssh.example.com/pam/%s";
+	const char *url = "url=https://auth.example.com",
+		   *tpl = "authz-url=https://%h.ssh.example.com/pam/%s";
 
 	(void)state;
 	assert_int_equal(CONFIGURE(url, tpl, "auth-level=policy"), 0);
@@ -230,11 +231,11 @@ static void test_access_control_options(void **state)
 		     "that URL whether a second factor is needed");
 	expect_error(CONFIGURE(url, "authz-endpoint=/api/authz/forward-auth"),
 		     "authz-endpoint needs authz-url: without it nothing is asked");
-	expect_error(CONFIGURE(url, tpl, "method-priority=device_authorization",
-			       "oauth2-client-id=c"),
-		     "authz-url cannot check a login that starts with the device flow "
-		     "(method-priority leads with device_authorization): it leaves no Authelia "
-		     "session to ask about; fix: device-flow=after-password");
+	expect_error(
+	    CONFIGURE(url, tpl, "method-priority=device_authorization", "oauth2-client-id=c"),
+	    "authz-url cannot check a login that starts with the device flow "
+	    "(method-priority leads with device_authorization): it leaves no Authelia "
+	    "session to ask about; fix: device-flow=after-password");
 	expect_error(CONFIGURE(url, tpl, "auth-level=policy",
 			       "method-priority=device_authorization", "oauth2-client-id=c"),
 		     "authz-url cannot check a login that starts with the device flow "

@@ -909,7 +909,8 @@ static void test_access_check_follows_the_password(void **state)
 static void test_access_allowed_at_one_factor(void **state)
 {
 	for (int order = 0; order < 2; order++) {
-		struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_CHECK);
+		struct rig *rig =
+		    rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_CHECK);
 
 		(void)state;
 		if (order == 0) {
@@ -935,8 +936,8 @@ static void test_access_denied_before_any_prompt(void **state)
 
 	(void)state;
 	feed_authz(rig, 403, NULL, false);
-	feed(rig, HTTP_STATE, 200, STATE_JOHN);		  /* after the end: ignored */
-	feed(rig, HTTP_USER_INFO, 200, INFO_TOTP);	  /* likewise */
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);	   /* after the end: ignored */
+	feed(rig, HTTP_USER_INFO, 200, INFO_TOTP); /* likewise */
 	rig_run(rig, 50);
 	assert_result(rig, "auth_err");
 	assert_int_equal(rig->count, 2);
