@@ -7,14 +7,17 @@ asserts the keys and values, the priority, that nothing else wrote an audit
 line, and that no secret reached any log line."""
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import time
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
-from conftest import HELPER, wait_gone
+from conftest import APP, HELPER, SHIM, wait_gone
 
 LOG_AUTHPRIV = 10 << 3
 LOG_NOTICE, LOG_INFO = 5, 6
@@ -405,7 +408,6 @@ def test_backstop_gives_the_helper_no_word_after_it(login, stand_in, syslog):
 def test_sandbox_kill(login, syslog):
     from test_sandbox import SELFTEST
     from safe_dir import install_helper, make_safe_dir
-    import shutil
     d = make_safe_dir()
     try:
         binary = install_helper(SELFTEST, d, "selftest-exec")
@@ -448,3 +450,89 @@ def test_a_helper_result_is_left_to_the_helper(login, stand_in, syslog, result):
     binary, _ = stand_in(f"result:{result}")
     login(f"binary={binary} url=https://a.example").result()
     assert audits(syslog) == []
+
+
+# --- README's journalctl commands, run against a real journald ----------------------
+
+JOURNALD = "/usr/lib/systemd/systemd-journald"
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_journalctl_commands():
+    text = README.read_text()
+    block = text[text.index("### The audit line"):].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines()
+            if line.startswith("journalctl ")]
+
+
+# What each of README's commands must find among the four logins below.
+README_FINDS = {
+    "journalctl -t pam_authelia -g '^audit: '":
+        {("john", "success"), ("john", "auth_err"), ("john", "authinfo_unavail")},
+    "journalctl -t pam_authelia -g '^audit: .* result=(?!success)'":
+        {("john", "auth_err"), ("john", "authinfo_unavail")},
+    "journalctl -t pam_authelia -g '^audit: .* pam=PAM_AUTHINFO_UNAVAIL'":
+        {("john", "authinfo_unavail")},
+    "journalctl --facility=authpriv -g 'pam_authelia\\(.*\\): audit: '":
+        {("jane", "service_err")},
+    "journalctl --facility=authpriv -g 'audit: user=john '":
+        {("john", "success"), ("john", "auth_err"), ("john", "authinfo_unavail")},
+}
+
+
+@pytest.mark.skipif(not os.path.exists(JOURNALD), reason="no systemd-journald")
+def test_readme_journalctl_commands(authelia, certs, syslog, tmp_path):
+    """README's commands, run as written against a journald of the test's own
+    (a nested mount namespace: its /run, journal and /dev/log are private), on
+    a success, a wrong password and Authelia unreachable (the helper's lines)
+    and a bad option (the module's line, under the application's ident)."""
+    assert set(readme_journalctl_commands()) == set(README_FINDS)
+    authelia.add_user("john", "pw-john")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+    s.close()
+    shutil.copy(HELPER, tmp_path / "helper")
+    logins = [
+        ("john", "pw-john", f"url={authelia.url} ca-cert={certs / 'ca.pem'} auth-level=1FA"),
+        ("john", "wrong", f"url={authelia.url} ca-cert={certs / 'ca.pem'} auth-level=1FA"),
+        ("john", "pw-john", f"url=https://127.0.0.1:{closed} auth-level=1FA"),
+        ("jane", "x", f"url={authelia.url} colour=blue"),
+    ]
+    script = ["set -eu",
+              "[ -d /var/log/journal ] && mount -t tmpfs tmpfs /var/log/journal",
+              f"cp {tmp_path / 'helper'} /tmp/audit-helper-$$",
+              "mount -t tmpfs -o mode=0755 tmpfs /run",
+              "mkdir -m 755 /run/bin",
+              "cp /tmp/audit-helper-$$ /run/bin/pam_authelia && rm /tmp/audit-helper-$$",
+              "chmod 755 /run/bin/pam_authelia",
+              f"{JOURNALD} >/dev/null 2>&1 & journald=$!",
+              "trap 'kill $journald' EXIT",
+              "for i in $(seq 100); do [ -S /run/systemd/journal/dev-log ] && break; "
+              "sleep 0.05; done",
+              "[ -S /run/systemd/journal/dev-log ] || { echo NO-JOURNALD; exit 0; }",
+              "mount --bind /run/systemd/journal/dev-log /dev/log"]
+    for i, (user, password, module_args) in enumerate(logins):
+        confdir = tmp_path / f"pam.d-{i}"
+        confdir.mkdir()
+        (confdir / "pamtest").write_text(
+            f"auth required {SHIM} binary=/run/bin/pam_authelia {module_args}\n")
+        script.append(f"echo {password} | {APP} {confdir} pamtest {user} >/dev/null")
+    script.append("sleep 0.3")
+    commands = list(README_FINDS)
+    for i, command in enumerate(commands):
+        script += [f"echo '>>> {i}'", f"{command} --no-pager -q || true"]
+    out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                          "\n".join(script)], capture_output=True, text=True, timeout=60)
+    if "NO-JOURNALD" in out.stdout:
+        pytest.skip("systemd-journald does not start here")
+    assert out.returncode == 0, out
+    found, command = {}, None
+    for line in out.stdout.splitlines():
+        if line.startswith(">>> "):
+            command = commands[int(line[4:])]
+            found[command] = set()
+        elif "audit: " in line:
+            f = parse(line[line.index("audit: "):])
+            found[command].add((f["user"], f["result"]))
+    assert found == README_FINDS, out.stdout
