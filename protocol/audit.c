@@ -7,51 +7,49 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CODE(c) {c, #c}
 static const struct {
 	int code;
 	const char *name;
 } pam_names[] = {
-    CODE(PAM_SUCCESS),
-    CODE(PAM_OPEN_ERR),
-    CODE(PAM_SYMBOL_ERR),
-    CODE(PAM_SERVICE_ERR),
-    CODE(PAM_SYSTEM_ERR),
-    CODE(PAM_BUF_ERR),
-    CODE(PAM_PERM_DENIED),
-    CODE(PAM_AUTH_ERR),
-    CODE(PAM_CRED_INSUFFICIENT),
-    CODE(PAM_AUTHINFO_UNAVAIL),
-    CODE(PAM_USER_UNKNOWN),
-    CODE(PAM_MAXTRIES),
-    CODE(PAM_NEW_AUTHTOK_REQD),
-    CODE(PAM_ACCT_EXPIRED),
-    CODE(PAM_SESSION_ERR),
-    CODE(PAM_CRED_UNAVAIL),
-    CODE(PAM_CRED_EXPIRED),
-    CODE(PAM_CRED_ERR),
-    CODE(PAM_NO_MODULE_DATA),
-    CODE(PAM_CONV_ERR),
-    CODE(PAM_AUTHTOK_ERR),
-    CODE(PAM_AUTHTOK_RECOVERY_ERR),
-    CODE(PAM_AUTHTOK_LOCK_BUSY),
-    CODE(PAM_AUTHTOK_DISABLE_AGING),
-    CODE(PAM_TRY_AGAIN),
-    CODE(PAM_IGNORE),
-    CODE(PAM_ABORT),
-    CODE(PAM_AUTHTOK_EXPIRED),
-    CODE(PAM_MODULE_UNKNOWN),
+    {PAM_SUCCESS, "PAM_SUCCESS"},
+    {PAM_OPEN_ERR, "PAM_OPEN_ERR"},
+    {PAM_SYMBOL_ERR, "PAM_SYMBOL_ERR"},
+    {PAM_SERVICE_ERR, "PAM_SERVICE_ERR"},
+    {PAM_SYSTEM_ERR, "PAM_SYSTEM_ERR"},
+    {PAM_BUF_ERR, "PAM_BUF_ERR"},
+    {PAM_PERM_DENIED, "PAM_PERM_DENIED"},
+    {PAM_AUTH_ERR, "PAM_AUTH_ERR"},
+    {PAM_CRED_INSUFFICIENT, "PAM_CRED_INSUFFICIENT"},
+    {PAM_AUTHINFO_UNAVAIL, "PAM_AUTHINFO_UNAVAIL"},
+    {PAM_USER_UNKNOWN, "PAM_USER_UNKNOWN"},
+    {PAM_MAXTRIES, "PAM_MAXTRIES"},
+    {PAM_NEW_AUTHTOK_REQD, "PAM_NEW_AUTHTOK_REQD"},
+    {PAM_ACCT_EXPIRED, "PAM_ACCT_EXPIRED"},
+    {PAM_SESSION_ERR, "PAM_SESSION_ERR"},
+    {PAM_CRED_UNAVAIL, "PAM_CRED_UNAVAIL"},
+    {PAM_CRED_EXPIRED, "PAM_CRED_EXPIRED"},
+    {PAM_CRED_ERR, "PAM_CRED_ERR"},
+    {PAM_NO_MODULE_DATA, "PAM_NO_MODULE_DATA"},
+    {PAM_CONV_ERR, "PAM_CONV_ERR"},
+    {PAM_AUTHTOK_ERR, "PAM_AUTHTOK_ERR"},
+    {PAM_AUTHTOK_RECOVERY_ERR, "PAM_AUTHTOK_RECOVERY_ERR"},
+    {PAM_AUTHTOK_LOCK_BUSY, "PAM_AUTHTOK_LOCK_BUSY"},
+    {PAM_AUTHTOK_DISABLE_AGING, "PAM_AUTHTOK_DISABLE_AGING"},
+    {PAM_TRY_AGAIN, "PAM_TRY_AGAIN"},
+    {PAM_IGNORE, "PAM_IGNORE"},
+    {PAM_ABORT, "PAM_ABORT"},
+    {PAM_AUTHTOK_EXPIRED, "PAM_AUTHTOK_EXPIRED"},
+    {PAM_MODULE_UNKNOWN, "PAM_MODULE_UNKNOWN"},
 #ifdef PAM_BAD_ITEM
-    CODE(PAM_BAD_ITEM),
+    {PAM_BAD_ITEM, "PAM_BAD_ITEM"},
 #endif
 #ifdef PAM_CONV_AGAIN
-    CODE(PAM_CONV_AGAIN),
+    {PAM_CONV_AGAIN, "PAM_CONV_AGAIN"},
 #endif
 #ifdef PAM_INCOMPLETE
-    CODE(PAM_INCOMPLETE),
+    {PAM_INCOMPLETE, "PAM_INCOMPLETE"},
 #endif
 };
-#undef CODE
 
 const char *audit_pam_name(int code, char buf[24])
 {
@@ -127,8 +125,8 @@ void audit_format(const struct audit_record *record, char out[AUDIT_LINE_SIZE])
 	char user[AUDIT_WORD_SIZE], service[AUDIT_WORD_SIZE], rhost[AUDIT_WORD_SIZE];
 	char factors[AUDIT_WORD_SIZE], result[AUDIT_WORD_SIZE], pam[AUDIT_WORD_SIZE];
 	char state[AUDIT_WORD_SIZE];
-	const char *f = record->factors && record->factors[0] ? record->factors
-							      : AUDIT_FACTORS_NONE;
+	const char *f =
+	    record->factors && record->factors[0] ? record->factors : AUDIT_FACTORS_NONE;
 	int len = snprintf(out, AUDIT_LINE_SIZE,
 			   AUDIT_PREFIX "user=%s service=%s rhost=%s factors=%s result=%s pam=%s "
 					"duration_ms=%lld",
