@@ -84,5 +84,6 @@ static void duo_push_http(struct session *session, const struct http_response *r
 		    "regenerates the session after every second factor it accepts; refused");
 		return;
 	}
+	session_add_factor(session, FACTOR_DUO);
 	second_factor_done(session, false);
 }

@@ -72,6 +72,7 @@ static void first_factor_http(struct session *session, const struct http_respons
 	if (!machine_reply_factor(session, response, what, FIRST_FACTOR_FAILED, &reply))
 		return;
 	authelia_reply_free(&reply);
+	session_add_factor(session, FACTOR_PASSWORD);
 	if (session->authz.url != NULL)
 		machine_goto(session, STATE_ACCESS_CHECK);
 	else if (session->config.auth_level == AUTH_LEVEL_1FA)

@@ -71,17 +71,18 @@ void machine_goto(struct session *session, enum state_id next)
 void machine_fail(struct session *session, enum auth_result result, const char *fmt, ...)
 {
 	va_list ap;
-	char reason[1280];
+	char *reason = session->fail_reason; /* the audit line repeats it */
 
 	if (session->failing || is_terminal(session->state))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	vsnprintf(reason, sizeof(session->fail_reason), fmt, ap);
 	va_end(ap);
 	if (result == RESULT_ABORT)
 		log_notice("%s", reason);
 	else
 		log_error("%s", reason);
+	session->fail_state = session->state;
 	session->failing = true;
 	session->result = result;
 	machine_goto(session, STATE_FAILURE);

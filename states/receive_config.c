@@ -15,6 +15,7 @@
 #include "../engine/session.h"
 #include "../engine/tls.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,11 @@ static void receive_start(struct session *session)
 
 	if (session->user == NULL || session->user[0] == '\0') {
 		machine_fail(session, RESULT_SERVICE_ERR, "the module sent no user name");
+		return;
+	}
+	if (session->option_error[0] != '\0') {
+		machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s",
+			     session->option_error);
 		return;
 	}
 	if (config_finish(&session->config, err) != 0) {
@@ -174,10 +180,14 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 	}
 	switch (frame->type) {
 	case FRAME_OPTION:
+		/* The first bad option fails the login at FRAME_START, once the PAM
+		 * items (sent after the options) name whose login it was. */
+		if (session->option_error[0] != '\0')
+			return 0;
 		/* secret_dup: the argument may be oauth2-client-secret=... */
 		argument = secret_dup(frame->payload, frame->len);
 		if (argument != NULL && config_apply(&session->config, argument, err) != 0)
-			machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
+			snprintf(session->option_error, sizeof(session->option_error), "%s", err);
 		secret_free(&argument);
 		return 0;
 	case FRAME_SERVICE:

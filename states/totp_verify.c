@@ -50,5 +50,6 @@ static void totp_verify_http(struct session *session, const struct http_response
 			     "the session after every second factor it accepts; refused");
 		return;
 	}
+	session_add_factor(session, FACTOR_TOTP);
 	second_factor_done(session, false);
 }

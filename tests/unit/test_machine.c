@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,6 +156,24 @@ static void assert_result(struct rig *rig, const char *result)
 	assert_int_equal(rig->session.exit_code, 0);
 }
 
+/* The login's one audit line starts with head and, past duration_ms, ends
+ * with tail ("" on success); failures at notice, successes at info. */
+static void assert_audit(const char *head, const char *tail)
+{
+	int priority = -1;
+	const char *line = unit_audit_line(&priority), *after;
+
+	if (strncmp(line, head, strlen(head)) != 0)
+		fail_msg("audit line \"%s\" does not start with \"%s\"", line, head);
+	after = strstr(line, " duration_ms=");
+	assert_non_null(after);
+	after += strlen(" duration_ms=");
+	while (*after >= '0' && *after <= '9')
+		after++;
+	assert_string_equal(after, tail);
+	assert_int_equal(priority, tail[0] ? LOG_NOTICE : LOG_INFO);
+}
+
 static void test_setup_then_password_prompt(void **state)
 {
 	struct rig *rig = rig_started("url=https://127.0.0.1:1 debug");
@@ -236,6 +255,7 @@ static void send_user_twice(struct rig *rig)
 static void send_bad_option(struct rig *rig)
 {
 	rig_setup(rig, "url=http://a");
+	rig_send(rig, FRAME_START, "");
 }
 static void send_no_user(struct rig *rig)
 {
@@ -340,8 +360,33 @@ static void test_bad_setups_fail_closed(void **state)
 		assert_result(rig, "service_err");
 		assert_logged(bad_setups[i].log);
 		assert_int_equal(rig->count, 1); /* no prompt was ever sent */
+		assert_non_null(strstr(unit_audit_line(NULL),
+				       " result=service_err pam=PAM_SERVICE_ERR duration_ms="));
 		rig_close(rig);
 	}
+}
+
+/* A bad option fails the login once the PAM items (sent after the options)
+ * say whose it was: the audit line names the user. */
+static void test_bad_option_fails_at_start_naming_the_user(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=http://a auth-level=3FA");
+	rig_run(rig, 50);
+	assert_false(rig->session.finished);
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 500);
+	assert_result(rig, "service_err");
+	assert_logged("configuration error: URL scheme must be https, got \"http\"");
+	assert_false(unit_logged("3FA")); /* the first bad option only */
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=service_err "
+		     "pam=PAM_SERVICE_ERR duration_ms=",
+		     " state=receive_config reason=\"configuration error: URL scheme must be "
+		     "https, got \\\"http\\\"\"");
+	rig_close(rig);
 }
 
 static void test_unexpected_frame_at_the_prompt(void **state)
@@ -369,6 +414,11 @@ static void test_shim_going_away_ends_the_helper(void **state)
 	assert_false(rig->session.finished);
 	assert_int_equal(rig->session.exit_code, 1);
 	assert_logged("channel closed in state password_prompt; login abandoned");
+	/* The application is gone: nobody else can write the attempt's line. */
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=abort "
+		     "pam=PAM_ABORT duration_ms=",
+		     " state=password_prompt reason=\"channel closed in state password_prompt; "
+		     "login abandoned\"");
 	rig_close(rig);
 }
 
@@ -513,6 +563,10 @@ static void test_sigterm(void **state)
 	rig_run(rig, 1000);
 	assert_result(rig, "abort");
 	assert_logged("stopped by signal Terminated in state password_prompt; login abandoned");
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=abort "
+		     "pam=PAM_ABORT duration_ms=",
+		     " state=password_prompt reason=\"stopped by signal Terminated in state "
+		     "password_prompt; login abandoned\"");
 	rig_close(rig);
 }
 
@@ -565,11 +619,16 @@ static void test_success_state_reports_success(void **state)
 
 	(void)state;
 	rig_run(rig, 50);
+	session_add_factor(&rig->session, FACTOR_PASSWORD);
+	session_add_factor(&rig->session, FACTOR_TOTP);
 	machine_goto(&rig->session, STATE_SUCCESS);
 	machine_run(&rig->session);
 	rig_run(rig, 500);
 	assert_result(rig, "success");
 	assert_logged("authentication succeeded for user \"john\" (service sshd, rhost -)");
+	assert_audit("audit: user=john service=sshd rhost=- factors=password,totp result=success "
+		     "pam=PAM_SUCCESS duration_ms=",
+		     "");
 	rig_close(rig);
 }
 
@@ -589,6 +648,9 @@ static void test_first_failure_wins(void **state)
 	assert_result(rig, "auth_err");
 	assert_logged("first reason");
 	assert_false(unit_logged("second reason"));
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=auth_err "
+		     "pam=PAM_AUTH_ERR duration_ms=",
+		     " state=password_prompt reason=\"first reason\"");
 	assert_int_equal(rig->session.state, STATE_FAILURE);
 	rig_close(rig);
 }
@@ -605,6 +667,7 @@ static void test_failure_state_without_a_reason_is_not_success(void **state)
 	machine_run(&rig->session);
 	rig_run(rig, 500);
 	assert_result(rig, "service_err");
+	assert_non_null(strstr(unit_audit_line(NULL), " reason=\"unknown\""));
 	rig_close(rig);
 }
 
@@ -1142,6 +1205,7 @@ int main(void)
 	    cmocka_unit_test(test_conversation_error_at_prompt),
 	    cmocka_unit_test(test_empty_password),
 	    cmocka_unit_test(test_bad_setups_fail_closed),
+	    cmocka_unit_test(test_bad_option_fails_at_start_naming_the_user),
 	    cmocka_unit_test(test_unexpected_frame_at_the_prompt),
 	    cmocka_unit_test(test_shim_going_away_ends_the_helper),
 	    cmocka_unit_test(test_eof_in_the_middle_of_a_frame),
