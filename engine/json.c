@@ -113,13 +113,22 @@ static int json_validate(const char *text, size_t len, char err[JSON_ERROR_SIZE]
 	status = yajl_parse(handle, (const unsigned char *)text, len);
 	if (status == yajl_status_ok)
 		status = yajl_complete_parse(handle);
-	yajl_free(handle);
 	if (check.problem != NULL) {
 		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: %s", check.problem);
-		return -1;
+	} else if (status != yajl_status_ok) {
+		/* A syntax error ends this pass early, so the rest was never
+		 * checked: refused here, or yajl_tree_parse (which accepts
+		 * comments) would build a tree from text this pass never saw. */
+		unsigned char *why = yajl_get_error(handle, 0, (const unsigned char *)text, len);
+
+		snprintf(err, JSON_ERROR_SIZE, "malformed JSON: %.*s",
+			 why ? (int)strcspn((const char *)why, "\n") : 11,
+			 why ? (const char *)why : "parse error");
+		if (why != NULL)
+			yajl_free_error(handle, why);
 	}
-	/* Syntax errors: yajl_tree_parse says which, below. */
-	return 0;
+	yajl_free(handle);
+	return check.problem != NULL || status != yajl_status_ok ? -1 : 0;
 }
 
 yajl_val json_parse(const char *text, size_t len, char err[JSON_ERROR_SIZE])

@@ -23,7 +23,7 @@ const char *log_shown(const char *text, char out[LOG_SHOWN_SIZE])
 
 	for (; text[n] != '\0' && n < LOG_SHOWN_MAX; n++) {
 		unsigned char c = (unsigned char)text[n];
-		out[n] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+		out[n] = (c >= 0x20 && c < 0x7f && c != '"' && c != '=') ? (char)c : '?';
 	}
 	if (text[n] != '\0')
 		out[n++] = '.', out[n++] = '.', out[n++] = '.';

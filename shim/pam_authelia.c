@@ -13,46 +13,44 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+/* The login, from the options to the helper's result; every way it ends
+ * leaves a reason in audit (see shim_audit.c). */
+static int authenticate(pam_handle_t *pamh, int argc, const char **argv, struct relay_setup *setup,
+			struct shim_audit *audit)
 {
 	struct shim_options opts;
-	struct relay_setup setup = {.argc = argc, .argv = argv};
 	struct helper helper;
 	struct sigaction dfl, saved_chld;
 	char err[OPTION_ERROR_SIZE];
 	const void *item;
 	int client_fd, binary_fd, rc;
 
-	(void)flags;
 	if (shim_options_parse(argc, argv, &opts, err) != 0) {
-		pam_syslog(pamh, LOG_ERR, "%s", err);
+		shim_fail(pamh, audit, "%s", err);
 		return PAM_SERVICE_ERR;
 	}
-	rc = pam_get_user(pamh, &setup.user, NULL);
+	rc = pam_get_user(pamh, &setup->user, NULL);
 	if (rc != PAM_SUCCESS) {
-		pam_syslog(pamh, LOG_ERR, "cannot get the user name: %s", pam_strerror(pamh, rc));
+		setup->user = NULL;
+		shim_reason(audit, "no user name from the application: %s", pam_strerror(pamh, rc));
 		return rc;
 	}
-	if (setup.user == NULL || setup.user[0] == '\0') {
-		pam_syslog(pamh, LOG_ERR, "no user name");
+	if (setup->user == NULL || setup->user[0] == '\0') {
+		shim_reason(audit, "the application gave no user name");
 		return PAM_USER_UNKNOWN;
 	}
-	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS)
-		setup.service = item;
-	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS)
-		setup.rhost = item;
 	if (opts.forward_authtok && pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS)
-		setup.authtok = item;
-	setup.argv0 = opts.binary;
-	setup.debug = opts.debug;
+		setup->authtok = item;
+	setup->argv0 = opts.binary;
+	setup->debug = opts.debug;
 
 	binary_fd = binary_path_open(opts.binary, err, sizeof(err));
 	if (binary_fd < 0) {
-		pam_syslog(pamh, LOG_ERR, "%s", err);
+		shim_fail(pamh, audit, "%s", err);
 		return PAM_SERVICE_ERR;
 	}
-	client_fd = client_socket_find(setup.rhost);
-	setup.watch_client = client_fd >= 0;
+	client_fd = client_socket_find(setup->rhost);
+	setup->watch_client = client_fd >= 0;
 	if (opts.debug)
 		pam_syslog(pamh, LOG_DEBUG, "client socket %s", client_fd >= 0 ? "found" : "none");
 
@@ -64,15 +62,35 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
 	rc = helper_start(&helper, binary_fd, opts.binary, client_fd, err, sizeof(err));
 	close(binary_fd);
 	if (rc != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot start helper: %s", err);
+		shim_fail(pamh, audit, "cannot start helper: %s", err);
 		rc = PAM_SERVICE_ERR;
 	} else {
-		rc = relay_login(pamh, &helper, &setup,
+		audit->factors = AUDIT_FACTORS_UNKNOWN;
+		rc = relay_login(pamh, &helper, setup,
 				 monotonic_ms() + (long long)opts.timeout * 1000 +
-				     SHIM_BACKSTOP_GRACE_MS);
+				     SHIM_BACKSTOP_GRACE_MS,
+				 audit);
 		helper_close(&helper);
 	}
 	sigaction(SIGCHLD, &saved_chld, NULL);
+	return rc;
+}
+
+EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct shim_audit audit = {.started_ms = monotonic_ms(), .factors = AUDIT_FACTORS_NONE};
+	struct relay_setup setup = {.argc = argc, .argv = argv};
+	const void *item;
+	int rc;
+
+	(void)flags;
+	/* What the audit line names, whatever happens next. */
+	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS)
+		setup.service = item;
+	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS)
+		setup.rhost = item;
+	rc = authenticate(pamh, argc, argv, &setup, &audit);
+	shim_audit_write(pamh, &audit, &setup, rc);
 	return rc;
 }
 

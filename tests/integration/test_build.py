@@ -126,3 +126,23 @@ def test_make_demo_runs_every_flow_and_stops_cleanly():
             os.killpg(demo.pid, signal.SIGKILL)
     assert os.path.isdir("/run/sshd") == had_run_sshd
     assert not (ROOT / "build" / "demo" / "demo.pid").exists()
+
+
+def test_example_stacks_put_pam_unix_as_requisite_before_a_2fa_line():
+    """README and pam_authelia(8): with auth-level=2FA behind pam_unix, pam_unix
+    is `requisite`, so a wrong local password never reaches Authelia (where it
+    counts toward a regulation ban of the user).  The packaged examples too."""
+    checked = 0
+    for example in sorted((ROOT / "examples/pam.d").iterdir()):
+        controls = []  # the controls of the auth pam_unix lines above
+        for line in example.read_text().splitlines():
+            words = line.split()
+            if len(words) < 3 or words[0] != "auth":
+                continue
+            if words[2] == "pam_unix.so":
+                controls.append(words[1])
+            elif words[2] == "pam_authelia.so" and "auth-level=2FA" in words:
+                assert controls and all(c == "requisite" for c in controls), \
+                    f"{example.name}: {line}"
+                checked += 1
+    assert checked >= 2  # sshd-2fa and sudo

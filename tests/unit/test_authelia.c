@@ -101,6 +101,37 @@ static void test_json_refuses_nul_in_strings_and_deep_nesting(void **state)
 	json_free(root);
 }
 
+/* yajl_tree_parse accepts comments; the validating pass stops at the first
+ * syntax error.  A comment before the rest of a body must not take the rest
+ * past the checks above (a lying server's "root\u0000@x" read as "root"). */
+static void test_json_refuses_comments(void **state)
+{
+	static const char *const bodies[] = {
+	    "/**/{\"authelia.pam.username\":\"root\\u0000@x\"}",
+	    "{/**/\"sub\":\"a\",\"authelia.pam.username\":\"root\\u0000@x\"}",
+	    "{\"a\":1 // comment\n}",
+	    "{\"status\":\"OK\",\"status\":/**/\"KO\"}",
+	};
+	char err[JSON_ERROR_SIZE], *deep, *text;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		print_message("  body: %s\n", bodies[i]);
+		assert_null(json_parse(bodies[i], strlen(bodies[i]), err));
+		assert_non_null(strstr(err, "malformed JSON"));
+	}
+	/* Deep nesting behind a comment: refused before any tree is built. */
+	deep = nested(32 * 1024 - 8, &len);
+	text = malloc(len + 5);
+	memcpy(text, "/**/", 4);
+	memcpy(text + 4, deep, len + 1);
+	assert_null(json_parse(text, len + 4, err));
+	assert_non_null(strstr(err, "malformed JSON"));
+	free(text);
+	free(deep);
+}
+
 static void test_json_generation(void **state)
 {
 	const char *pairs[] = {"username", "jo\"hn", "password", "p\\w\n", NULL};
@@ -341,6 +372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_is_strict),
 	    cmocka_unit_test(test_json_refuses_nul_in_strings_and_deep_nesting),
+	    cmocka_unit_test(test_json_refuses_comments),
 	    cmocka_unit_test(test_json_generation),
 	    cmocka_unit_test(test_cookie_parser),
 	    cmocka_unit_test(test_answers_are_classified),
