@@ -52,14 +52,22 @@
  * result at most and nothing after it (exactly one unless the shim hung
  * up); a result other than success logged at notice or above; no typed
  * secret in a log line; no descriptor left open; and success only when the
- * fake Authelia said so (a 200 for the password and the session check, and
- * for a second factor; or a genuinely signed ID token and a 200 userinfo).
+ * fake Authelia's answers justify it, read by the harness itself (yajl's
+ * tree, not engine/json.c): the password answered "OK" and /api/state naming
+ * the PAM user at level 1 or more; a second factor answered "OK" with a new
+ * session cookie (Duo without data.result); or a genuinely signed ID token
+ * whose claims hold (aud, azp, exp, iat, nbf, auth_time, amr, sub) and a
+ * userinfo naming the PAM user with the token's sub; with authz-url, an
+ * access check answered 200 or 401.  An answer the harness cannot read as
+ * the helper does (its own framing, a NUL, raw bytes, repeated claims)
+ * counts as a yes, so the oracle never blames the helper wrongly.
  *
  * The first session that gets as far as connecting applies the helper's
  * sandbox (no_new_privs and the seccomp allowlist, plus what libFuzzer and
  * this harness need: engine/sandbox_rules.h).
  */
 #include "../engine/log.h"
+#include "../engine/oidc.h"
 #include "../engine/session.h"
 #include "../protocol/frame.h"
 #include "script.h"
@@ -82,7 +90,9 @@
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
+#include <strings.h>
 #include <unistd.h>
+#include <yajl/yajl_tree.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -123,13 +133,15 @@ enum kind {
 	KIND_DEVICE,
 	KIND_TOKEN,
 	KIND_BEARER, /* userinfo: the only request with a bearer token */
+	KIND_AUTHZ,  /* the access check: /api/authz/... */
 	KIND_COUNT
 };
 
 struct fake_conn {
-	int fd;	     /* the server's end; -1 once closed */
-	size_t len;  /* request bytes not yet parsed */
-	unsigned ok; /* sequence number of the last "HTTP/x 200" written */
+	int fd;		 /* the server's end; -1 once closed */
+	size_t len;	 /* request bytes not yet parsed */
+	unsigned ok;	 /* sequence number of the last "HTTP/x 200" written */
+	unsigned ok_401; /* ... "HTTP/x 401" (which the access check may take) */
 	char buf[CONN_BUF];
 };
 
@@ -138,6 +150,8 @@ struct request {
 	enum kind kind;
 	unsigned seq;
 	bool answered;
+	bool verified; /* a ~http 200 whose body says yes (see response_says_yes) */
+	bool lenient;  /* a 200 the harness cannot read as the helper does */
 	char path[128];
 };
 
@@ -162,7 +176,10 @@ static struct harness {
 	int log_loud; /* lines at notice or above */
 	char url[128], hostport[64], user[300];
 	char token[TOKEN_MAX];
+	char claims[TOKEN_MAX]; /* the last signed token's claims, as signed */
+	bool claims_known;	/* ... whole (no NUL, not cut short) */
 	bool token_genuine, genuine_token_sent;
+	bool substituted_genuine; /* the last substitute() put in a genuine token */
 } h;
 
 static bool verbose; /* FUZZ_VERBOSE=1: log lines, requests and frames on stderr */
@@ -249,7 +266,7 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	conn = &conn_pool[h.conn_count]; /* static: no page faults per input */
 	conn->fd = sv[1];
 	conn->len = 0;
-	conn->ok = 0;
+	conn->ok = conn->ok_401 = 0;
 	h.conns[h.conn_count++] = conn;
 	errno = EINPROGRESS; /* libevent waits for it to become writable */
 	return -1;
@@ -409,6 +426,8 @@ static enum kind request_kind(const char *path, size_t len, bool bearer)
 
 	if (bearer)
 		return KIND_BEARER;
+	if (memmem(path, len, "/api/authz/", 11) != NULL)
+		return KIND_AUTHZ;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		size_t sl = strlen(table[i].suffix);
 		if (len >= sl && memcmp(path + len - sl, table[i].suffix, sl) == 0)
@@ -448,6 +467,7 @@ static void parse_requests(int index)
 				      : KIND_OTHER;
 			r->seq = ++h.seq;
 			r->answered = false;
+			r->verified = r->lenient = false;
 			r->path[0] = '\0';
 			if (sp2)
 				script_copy(sp1 + 1, (size_t)(sp2 - sp1 - 1), r->path,
@@ -644,7 +664,7 @@ static void substitute(struct buf *out, const uint8_t *in, size_t len)
 		} else if (name_len == 3 && memcmp(name, "IDT", 3) == 0) {
 			buf_str(out, h.token);
 			if (h.token_genuine)
-				h.genuine_token_sent = true;
+				h.genuine_token_sent = h.substituted_genuine = true;
 		} else if (name_len >= 3 && memcmp(name, "NOW", 3) == 0) {
 			long delta = 0;
 			if (name_len > 4 && (name[3] == '+' || name[3] == '-')) {
@@ -705,8 +725,13 @@ static void close_conn(int index)
 	}
 }
 
-/* Writes bytes of responses to a connection, noting the 200s for the oracle. */
-static void answer(int index, struct request *request, const char *data, size_t len)
+/*
+ * Writes bytes of responses to a connection.  For the oracle, any
+ * "HTTP/1.x 200" from offset `from` on counts as a yes for whatever request
+ * on that connection came before it (a response written ahead of its request,
+ * or hidden in another's body, is read by evhttp as the next one's answer).
+ */
+static void answer(int index, struct request *request, const char *data, size_t len, size_t from)
 {
 	struct fake_conn *conn;
 
@@ -715,12 +740,199 @@ static void answer(int index, struct request *request, const char *data, size_t 
 	conn = h.conns[index];
 	if (request != NULL)
 		request->answered = true;
-	for (size_t i = 0; i + 12 <= len; i++) {
+	for (size_t i = from; i + 12 <= len; i++) {
 		if ((i == 0 || data[i - 1] == '\n') && memcmp(data + i, "HTTP/1.", 7) == 0 &&
 		    memcmp(data + i + 8, " 200", 4) == 0)
 			conn->ok = ++h.seq;
+		else if ((i == 0 || data[i - 1] == '\n') && memcmp(data + i, "HTTP/1.", 7) == 0 &&
+			 memcmp(data + i + 8, " 401", 4) == 0)
+			conn->ok_401 = ++h.seq;
 	}
 	write_all(conn->fd, data, len);
+}
+
+static yajl_val json_at(yajl_val root, const char *a, const char *b)
+{
+	const char *path[] = {a, b, NULL};
+
+	return root != NULL ? yajl_tree_get(root, path, yajl_t_any) : NULL;
+}
+
+static bool json_is(yajl_val v, const char *text)
+{
+	return v != NULL && YAJL_IS_STRING(v) && strcmp(v->u.string, text) == 0;
+}
+
+static bool json_int(yajl_val v, long long *out)
+{
+	if (v == NULL || !YAJL_IS_INTEGER(v))
+		return false;
+	*out = YAJL_GET_INTEGER(v);
+	return true;
+}
+
+/*
+ * The last signed token's claims as the oracle reads them, or NULL when it
+ * cannot read them as the helper does: the helper gets them from libjwt
+ * (jansson, where a repeated key's last value wins), yajl keeps the first.
+ */
+static yajl_val claims_parse(void)
+{
+	char err[128];
+	yajl_val root = h.claims_known ? yajl_tree_parse(h.claims, err, sizeof(err)) : NULL;
+
+	for (size_t i = 0; root != NULL && YAJL_IS_OBJECT(root) && i < root->u.object.len; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(root->u.object.keys[i], root->u.object.keys[k]) == 0) {
+				yajl_tree_free(root);
+				return NULL;
+			}
+	if (root != NULL && !YAJL_IS_OBJECT(root)) {
+		yajl_tree_free(root);
+		return NULL;
+	}
+	return root;
+}
+
+/*
+ * The oracle's own check of the signed token's claims against what the
+ * helper was configured with (two seconds of slack where the clock moved on
+ * between the helper's check and this one): aud holding the client, azp
+ * absent or the client, exp ahead, iat, nbf and auth_time not ahead,
+ * auth_time within device-max-age, amr showing two factors (unless 1FA), a
+ * subject.  iss is left to the helper (it compares it with the discovery
+ * document's issuer, which the oracle does not model); claims it cannot read
+ * as the helper does pass (see claims_parse).
+ */
+static bool claims_ok(void)
+{
+	static const char *const knowledge[] = {"pwd", "pin", "kba"};
+	static const char *const possession[] = {"otp", "hwk", "swk", "sms", "tel", "sc", "pop"};
+	const struct config *c = &h.session.config;
+	yajl_val root = claims_parse();
+	yajl_val aud = json_at(root, "aud", NULL), azp = json_at(root, "azp", NULL);
+	yajl_val amr = json_at(root, "amr", NULL), sub = json_at(root, "sub", NULL);
+	long long now = (long long)time(NULL), exp, iat, nbf, auth_time;
+	bool ok = false, aud_ok = false, know = false, have = false;
+
+	if (root == NULL)
+		return true;
+	if (c->oauth2_client_id == NULL)
+		goto out;
+	if (aud != NULL && YAJL_IS_STRING(aud))
+		aud_ok = strcmp(aud->u.string, c->oauth2_client_id) == 0;
+	for (size_t i = 0; aud != NULL && YAJL_IS_ARRAY(aud) && i < aud->u.array.len; i++)
+		aud_ok = aud_ok || json_is(aud->u.array.values[i], c->oauth2_client_id);
+	for (size_t i = 0; amr != NULL && YAJL_IS_ARRAY(amr) && i < amr->u.array.len; i++) {
+		yajl_val v = amr->u.array.values[i];
+		know = know || json_is(v, "mfa");
+		have = have || json_is(v, "mfa");
+		for (size_t k = 0; k < sizeof(knowledge) / sizeof(knowledge[0]); k++)
+			know = know || json_is(v, knowledge[k]);
+		for (size_t k = 0; k < sizeof(possession) / sizeof(possession[0]); k++)
+			have = have || json_is(v, possession[k]);
+	}
+	if (c->auth_level == AUTH_LEVEL_1FA)
+		know = have = true;
+	if (json_int(json_at(root, "nbf", NULL), &nbf) && nbf > now + OIDC_IAT_LEEWAY + 2)
+		goto out;
+	ok = aud_ok && (azp == NULL || json_is(azp, c->oauth2_client_id)) &&
+	     json_int(json_at(root, "exp", NULL), &exp) && exp > now - 2 &&
+	     json_int(json_at(root, "iat", NULL), &iat) && iat <= now + OIDC_IAT_LEEWAY + 2 &&
+	     json_int(json_at(root, "auth_time", NULL), &auth_time) &&
+	     auth_time <= now + OIDC_IAT_LEEWAY + 2 &&
+	     now - auth_time <= (long long)c->device_max_age + 2 && know && have && sub != NULL &&
+	     YAJL_IS_STRING(sub) && sub->u.string[0] != '\0';
+out:
+	yajl_tree_free(root);
+	return ok;
+}
+
+/* Does the userinfo's sub equal the signed token's (true when the oracle
+ * cannot read the claims as the helper does)? */
+static bool claims_sub_is(yajl_val usub)
+{
+	yajl_val root = claims_parse(), sub = json_at(root, "sub", NULL);
+	bool same =
+	    root == NULL || (sub != NULL && YAJL_IS_STRING(sub) && usub != NULL &&
+			     YAJL_IS_STRING(usub) && strcmp(sub->u.string, usub->u.string) == 0);
+
+	yajl_tree_free(root);
+	return same;
+}
+
+/* A Set-Cookie header line setting the session cookie to a non-empty value
+ * (or a folded header line, which evhttp joins to the one before it: the
+ * oracle does not model that). */
+static bool sets_session_cookie(const char *headers, size_t len)
+{
+	const char *name =
+	    h.session.config.cookie_name ? h.session.config.cookie_name : "authelia_session";
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < len;) {
+		const char *line = headers + i, *nl = memchr(line, '\n', len - i);
+		size_t l = nl ? (size_t)(nl - line) : len - i, k = 11;
+
+		if (i > 0 && l > 0 && (line[0] == ' ' || line[0] == '\t'))
+			return true;
+		if (l > 11 && strncasecmp(line, "set-cookie:", 11) == 0) {
+			while (k < l && (line[k] == ' ' || line[k] == '\t'))
+				k++;
+			if (l - k > n + 1 && strncmp(line + k, name, n) == 0 &&
+			    line[k + n] == '=' && line[k + n + 1] != ';' && line[k + n + 1] != '\r')
+				return true;
+		}
+		i += l + 1;
+	}
+	return false;
+}
+
+/*
+ * The oracle's own reading of an answer Authelia would give only to a login
+ * that may succeed (yajl's tree, not engine/json.c): the password accepted;
+ * the session the PAM user's at level 1 or more; a second factor accepted
+ * with a new session cookie (Duo without data.result); a genuinely signed ID
+ * token; userinfo naming the PAM user.
+ */
+static bool response_says_yes(enum kind kind, const char *headers, size_t hlen, const char *body)
+{
+	const char *user = h.session.user;
+	char err[128];
+	yajl_val root = kind == KIND_TOKEN ? NULL : yajl_tree_parse(body, err, sizeof(err));
+	yajl_val level = json_at(root, "data", "authentication_level");
+	bool yes = false;
+
+	switch (kind) {
+	case KIND_FIRST_FACTOR:
+		yes = json_is(json_at(root, "status", NULL), "OK");
+		break;
+	case KIND_STATE:
+		yes = json_is(json_at(root, "status", NULL), "OK") && user != NULL &&
+		      json_is(json_at(root, "data", "username"), user) && level != NULL &&
+		      YAJL_IS_INTEGER(level) && YAJL_GET_INTEGER(level) >= 1;
+		break;
+	case KIND_TOTP:
+		yes = json_is(json_at(root, "status", NULL), "OK") &&
+		      sets_session_cookie(headers, hlen);
+		break;
+	case KIND_DUO:
+		yes = json_is(json_at(root, "status", NULL), "OK") &&
+		      json_at(root, "data", "result") == NULL && sets_session_cookie(headers, hlen);
+		break;
+	case KIND_TOKEN:
+		yes = h.substituted_genuine;
+		break;
+	case KIND_BEARER:
+		yes = user != NULL && json_is(json_at(root, "authelia.pam.username", NULL), user) &&
+		      claims_sub_is(json_at(root, "sub", NULL));
+		break;
+	default:
+		yes = true;
+		break;
+	}
+	yajl_tree_free(root);
+	return yes;
 }
 
 static void op_http(const struct script_op *op)
@@ -728,7 +940,7 @@ static void op_http(const struct script_op *op)
 	struct buf text = {0}, resp = {0};
 	struct request *request;
 	const char *v, *sep, *body;
-	size_t vlen, hlen, blen;
+	size_t vlen, hlen, blen, head_len;
 	long status = script_pos_num(op, 200, 0, 999);
 	long chunk = script_num(op, "chunk", 0, 1, 65536);
 	long part = script_num(op, "part", -1, 0, 1 << 20);
@@ -740,6 +952,7 @@ static void op_http(const struct script_op *op)
 
 	if (index < 0)
 		return;
+	h.substituted_genuine = false;
 	substitute(&text, op->payload, op->payload_len);
 	if (text.data == NULL)
 		buf_str(&text, "");
@@ -774,6 +987,7 @@ static void op_http(const struct script_op *op)
 	if (closing)
 		buf_str(&resp, "Connection: close\r\n");
 	buf_str(&resp, "\r\n");
+	head_len = resp.len;
 	if (chunked) {
 		size_t step = chunk > 0 ? (size_t)chunk : (blen > 0 ? blen : 1);
 		for (size_t i = 0; i < blen; i += step) {
@@ -788,8 +1002,23 @@ static void op_http(const struct script_op *op)
 	} else {
 		buf_add(&resp, body, blen);
 	}
+	/* A 401 may let the access check go on to a second factor. */
+	if (status == 401 && request != NULL && request->kind == KIND_AUTHZ)
+		request->verified = true;
+	/* What the helper reads is this body only when nothing else frames it. */
+	if (status == 200 && request != NULL) {
+		bool framed = part < 0 && !script_arg(op, "length", &v, &vlen) &&
+			      memchr(body, '\0', blen) == NULL &&
+			      memmem(text.data, hlen, "ength", 5) == NULL &&
+			      memmem(text.data, hlen, "ncoding", 7) == NULL;
+		if (framed)
+			request->verified = response_says_yes(request->kind, text.data, hlen, body);
+		else
+			request->lenient = true;
+	}
 	answer(index, request, resp.data,
-	       part >= 0 && (size_t)part < resp.len ? (size_t)part : resp.len);
+	       part >= 0 && (size_t)part < resp.len ? (size_t)part : resp.len,
+	       request != NULL ? head_len : 0);
 	if (closing || nolength)
 		close_conn(index);
 	free(text.data);
@@ -807,7 +1036,7 @@ static void op_send(const struct script_op *op)
 	if (index < 0)
 		return;
 	substitute(&text, op->payload, op->payload_len);
-	answer(index, request, text.data ? text.data : "", text.len);
+	answer(index, request, text.data ? text.data : "", text.len, 0);
 	if (script_arg(op, "close", &v, &vlen))
 		close_conn(index);
 	free(text.data);
@@ -850,6 +1079,11 @@ static void op_sign(const struct script_op *op)
 	script_arg(op, "key", &how, &how_len);
 	if (nl != NULL)
 		substitute(&claims, nl + 1, op->payload_len - hlen - 1);
+	h.claims_known = claims.len < sizeof(h.claims) &&
+			 (claims.len == 0 || memchr(claims.data, '\0', claims.len) == NULL);
+	h.claims[0] = '\0';
+	if (h.claims_known && claims.len > 0)
+		memcpy(h.claims, claims.data, claims.len + 1);
 	sign_token(how, how_len, op->payload, hlen,
 		   (const uint8_t *)(claims.data ? claims.data : ""), claims.len);
 	free(claims.data);
@@ -982,23 +1216,32 @@ static bool answered_ok(enum kind kind)
 {
 	for (int i = 0; i < h.request_count; i++) {
 		const struct request *r = &h.requests[i];
-		if (r->kind == kind && h.conns[r->conn]->ok > r->seq)
+		const struct fake_conn *conn = h.conns[r->conn];
+		if (r->kind == kind && (r->verified || r->lenient || conn->ok > r->seq ||
+					(kind == KIND_AUTHZ && conn->ok_401 > r->seq)))
 			return true;
 	}
 	return false;
 }
 
-/* Success only on what the fake Authelia said: the password accepted and
- * the session confirmed, then a second factor when the level needs one; or
- * the device flow's genuinely signed token and its userinfo. */
+/* Success only on what the fake Authelia said (response_says_yes): the
+ * password accepted and the session confirmed, then a second factor when the
+ * level needs one; or the device flow's genuinely signed token and its
+ * userinfo; and with authz-url, an access check answered 200 or 401 (the
+ * oracle leaves which of them allows what to the helper). */
 static void check_success(void)
 {
+	const struct config *c = &h.session.config;
 	bool password = answered_ok(KIND_FIRST_FACTOR) && answered_ok(KIND_STATE);
-	bool device = answered_ok(KIND_TOKEN) && h.genuine_token_sent && answered_ok(KIND_BEARER);
+	bool device = answered_ok(KIND_TOKEN) && h.genuine_token_sent && claims_ok() &&
+		      answered_ok(KIND_BEARER);
 	bool second = answered_ok(KIND_TOTP) || answered_ok(KIND_DUO) || device;
+	bool access = c->authz_url == NULL || answered_ok(KIND_AUTHZ);
+	bool factors = c->auth_level == AUTH_LEVEL_1FA	    ? password
+		       : c->auth_level == AUTH_LEVEL_POLICY ? password || device
+							    : (password && second) || device;
 
-	if (h.session.config.auth_level == AUTH_LEVEL_1FA ? password
-							  : (password && second) || device)
+	if (factors && access)
 		return;
 	__builtin_trap();
 }
