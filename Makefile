@@ -6,6 +6,7 @@
 #   make deb        the Debian package libpam-authelia, built in build/deb/ (dpkg-buildpackage)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make fuzz-coverage  line coverage (llvm-cov) of the committed fuzz corpora, per file
+#   make fuzz-long  the long run (about an hour on one core, 10^8 executions)
 #   make bench      one table: each flow's wait, round trips, requests, CPU and RSS, and
 #                   what the sandbox costs a login (root)
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
@@ -73,7 +74,7 @@ comma := ,
 SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
-.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper fuzz fuzz-smoke fuzz-coverage \
+.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper fuzz fuzz-smoke fuzz-coverage fuzz-long \
 	check-exports install uninstall clean format man deb
 .DEFAULT_GOAL := all
 
@@ -226,6 +227,11 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@tests/run_fuzz.sh $${FUZZ_SMOKE_SECONDS:-10} $^
+
+# The long run documented in README (tests/fuzz_long.sh: one target after the
+# other on one core; FUZZ_LONG="fuzz_frame=1000 ..." sets the budgets).
+fuzz-long: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	@tests/fuzz_long.sh $(FUZZ_LONG)
 
 # Line coverage of the committed corpora alone (no fuzzing): every target is
 # built again with clang's source-based coverage and replays fuzz/corpus/NAME.
