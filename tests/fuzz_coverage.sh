@@ -15,7 +15,7 @@ command -v $cov >/dev/null || cov=llvm-cov
 # and the login's states.
 PARSERS_AND_STATES="protocol/frame.c protocol/options.c shim/relay.c shim/shim_options.c
 engine/config.c engine/json.c engine/authelia_api.c engine/oidc.c engine/http_client.c
-engine/channel.c engine/session.c $(ls states/*.c)"
+engine/channel.c engine/session.c engine/authz.c protocol/audit.c shim/shim_audit.c $(ls states/*.c)"
 THRESHOLD=85
 
 rm -f "$dir"/*.profraw
