@@ -86,6 +86,19 @@ static const char *shown(const char *value, char out[72])
 	return out;
 }
 
+/* A copy of value in *slot; out of memory is an error, never an option
+ * silently left unset (no ca-cert would mean the system's CAs, no authz-url
+ * no access check). */
+static int config_keep(char **slot, const char *value, char err[OPTION_ERROR_SIZE])
+{
+	*slot = strdup(value);
+	if (*slot == NULL) {
+		snprintf(err, OPTION_ERROR_SIZE, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int set_url(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
 {
 	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(value, 0);
@@ -119,6 +132,11 @@ static int set_url(struct config *config, const char *value, char err[OPTION_ERR
 		config->url_host = strdup(host);
 		config->url_port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
 		config->url_path = strdup(path ? path : "");
+		if (config->url == NULL || config->url_host == NULL || config->url_path == NULL) {
+			snprintf(err, OPTION_ERROR_SIZE, "out of memory");
+			evhttp_uri_free(uri);
+			return -1;
+		}
 		/* Endpoints are appended to url: drop trailing slashes. */
 		len = strlen(config->url);
 		while (len > 0 && config->url[len - 1] == '/')
@@ -272,8 +290,7 @@ static int set_cookie_name(struct config *config, const char *value, char err[OP
 			return -1;
 		}
 	}
-	config->cookie_name = strdup(value);
-	return 0;
+	return config_keep(&config->cookie_name, value, err);
 }
 
 int config_apply(struct config *config, const char *argument, char err[OPTION_ERROR_SIZE])
@@ -299,8 +316,7 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 				 "ca-cert must be an absolute path, got \"%s\"", shown(value, buf));
 			return -1;
 		}
-		config->ca_cert = strdup(value);
-		return 0;
+		return config_keep(&config->ca_cert, value, err);
 	case OPT_TIMEOUT:
 		return option_parse_timeout(value, &config->timeout, err);
 	case OPT_BINARY:
@@ -308,15 +324,17 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	case OPT_METHOD_PRIORITY:
 		return for_each_item(value, add_method, &st);
 	case OPT_OAUTH2_CLIENT_ID:
-		config->oauth2_client_id = strdup(value);
-		return 0;
+		return config_keep(&config->oauth2_client_id, value, err);
 	case OPT_OAUTH2_CLIENT_SECRET:
 		config->oauth2_client_secret = secret_dup(value, strlen(value));
 		config->secret_inline = true;
+		if (config->oauth2_client_secret == NULL) {
+			snprintf(err, OPTION_ERROR_SIZE, "out of memory");
+			return -1;
+		}
 		return 0;
 	case OPT_OAUTH2_CLIENT_SECRET_FILE:
-		config->oauth2_client_secret_file = strdup(value);
-		return 0;
+		return config_keep(&config->oauth2_client_secret_file, value, err);
 	case OPT_OAUTH2_SCOPE:
 		return set_scope(config, value, err);
 	case OPT_OAUTH2_CLIENT_AUTH_METHOD:
@@ -355,13 +373,11 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	case OPT_AUTHZ_URL:
 		if (authz_check_template(value, err) != 0)
 			return -1;
-		config->authz_url = strdup(value);
-		return 0;
+		return config_keep(&config->authz_url, value, err);
 	case OPT_AUTHZ_ENDPOINT:
 		if (authz_check_endpoint(value, &config->authz_kind, err) != 0)
 			return -1;
-		config->authz_endpoint = strdup(value);
-		return 0;
+		return config_keep(&config->authz_endpoint, value, err);
 	case OPT_DEBUG:
 		config->debug = true;
 		return 0;
@@ -397,9 +413,8 @@ static int config_finish_authz(struct config *config, char err[OPTION_ERROR_SIZE
 		return -1;
 	}
 	if (config->authz_endpoint == NULL) {
-		config->authz_endpoint = strdup(AUTHZ_DEFAULT_ENDPOINT);
 		config->authz_kind = AUTHZ_AUTH_REQUEST;
-		if (config->authz_endpoint == NULL)
+		if (config_keep(&config->authz_endpoint, AUTHZ_DEFAULT_ENDPOINT, err) != 0)
 			return -1;
 	}
 	return 0;
@@ -411,8 +426,9 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 		snprintf(err, OPTION_ERROR_SIZE, "--url is required");
 		return -1;
 	}
-	if (config->cookie_name == NULL)
-		config->cookie_name = strdup(CONFIG_DEFAULT_COOKIE_NAME);
+	if (config->cookie_name == NULL &&
+	    config_keep(&config->cookie_name, CONFIG_DEFAULT_COOKIE_NAME, err) != 0)
+		return -1;
 	if (config->oauth2_scope == NULL && set_scope(config, CONFIG_DEFAULT_SCOPE, err) != 0)
 		return -1;
 	for (size_t i = 0; i < config->method_count; i++) {
