@@ -102,6 +102,8 @@ int __wrap_pam_get_user(pam_handle_t *pamh, const char **user, const char *promp
 int __wrap_pam_get_item(const pam_handle_t *pamh, int type, const void **item);
 void __wrap_pam_syslog(const pam_handle_t *pamh, int priority, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void __wrap_pam_vsyslog(const pam_handle_t *pamh, int priority, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 enum call {
 	CALL_MALLOC,
@@ -607,17 +609,25 @@ int __wrap_pam_get_item(const pam_handle_t *pamh, int type, const void **item)
 	return PAM_SUCCESS;
 }
 
+/* The module's log lines, pam_syslog's and pam_vsyslog's (shim_audit.c):
+ * kept for the checks; the real ones would read the made-up handle. */
 void __wrap_pam_syslog(const pam_handle_t *pamh, int priority, const char *fmt, ...)
 {
 	va_list ap;
+
+	va_start(ap, fmt);
+	__wrap_pam_vsyslog(pamh, priority, fmt, ap);
+	va_end(ap);
+}
+
+void __wrap_pam_vsyslog(const pam_handle_t *pamh, int priority, const char *fmt, va_list ap)
+{
 	char line[1024];
 	int n;
 
 	(void)pamh;
 	(void)priority;
-	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line))
