@@ -196,7 +196,8 @@ check-exports: all
 # target links what it needs.  PAM_AUTHELIA_FUZZ_PLAIN_HTTP (fuzz builds only)
 # gives engine/http_client.c plain bufferevents instead of TLS ones, so
 # fuzz_login's fake server writes straight into evhttp's parser.
-# fuzz_shim wraps the shim's libc and libpam calls at link time (FUZZ_SHIM_WRAP).
+# fuzz_shim wraps the shim's libc and libpam calls at link time (FUZZ_SHIM_WRAP),
+# fuzz_login the helper's allocations (FUZZ_LOGIN_WRAP).
 FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_CFLAGS  ?= -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LDFLAGS ?= -fsanitize=address,undefined
@@ -218,6 +219,14 @@ $(FUZZ_BUILD)/obj/%.o: %.c $(wildcard engine/*.h states/*.h protocol/*.h shim/*.
 $(FUZZ_BUILD)/fuzz_shim: $(FUZZ_BUILD)/obj/fuzz/fuzz_shim.o $(FUZZ_SCRIPT_OBJ) $(FUZZ_SHIM_OBJ)
 	$(CLANG) $(FUZZ_LDFLAGS) -fsanitize=fuzzer -o $@ $^ \
 		$(addprefix -Wl$(comma)--wrap=,$(FUZZ_SHIM_WRAP)) $(SHIM_LIBS)
+
+# fuzz_login's ~oom: allocations and libevent constructors, wrapped at link time.
+FUZZ_LOGIN_WRAP := malloc calloc realloc strdup strndup asprintf event_new bufferevent_socket_new \
+	evhttp_connection_base_bufferevent_new evhttp_request_new evdns_base_new evhttp_add_header \
+	secure_malloc secure_realloc
+$(FUZZ_BUILD)/fuzz_login: $(FUZZ_BUILD)/obj/fuzz/fuzz_login.o $(FUZZ_SCRIPT_OBJ) $(FUZZ_HELPER_OBJ)
+	$(CLANG) $(FUZZ_LDFLAGS) -fsanitize=fuzzer -o $@ $^ \
+		$(addprefix -Wl$(comma)--wrap=,$(FUZZ_LOGIN_WRAP)) $(HELPER_LIBS) $(SHIM_LIBS) -ldl
 
 $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_SCRIPT_OBJ) $(FUZZ_HELPER_OBJ)
 	$(CLANG) $(FUZZ_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(HELPER_LIBS) $(SHIM_LIBS) -ldl

@@ -42,6 +42,13 @@
  *   ~advance MS     the virtual clock moves MS ms; ~next: to the next timer
  *   ~hangup         the watched client socket closes
  *   ~signal [term|int|hup]
+ *   ~oom N          the N-th allocation (malloc, calloc, realloc, strdup,
+ *                   strndup, asprintf) or libevent constructor (event_new,
+ *                   bufferevent_socket_new, evhttp_connection_base_bufferevent_new,
+ *                   evhttp_request_new, evdns_base_new, evhttp_add_header)
+ *                   the helper's code makes from then on fails, once
+ *                   (link-time wrapping, Makefile FUZZ_LOGIN_WRAP; what
+ *                   goes through secure_alloc.c, yajl's, is spared)
  *
  * Response payloads may use %URL% (the url), %HOST% (host:port), %USER%,
  * %NOW%, %NOW+N%, %NOW-N% (Unix time), %JWK%, %JWK2% and %IDT%.
@@ -75,13 +82,17 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +292,163 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 		return -1;
 	}
 	return real_sendto(fd, buf, len, flags, to, tolen);
+}
+
+/* --- injected failures: ~oom N (link-time wrapping) ------------------------- */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t size);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+struct event *__real_event_new(struct event_base *base, evutil_socket_t fd, short what,
+			       event_callback_fn cb, void *arg);
+struct bufferevent *__real_bufferevent_socket_new(struct event_base *base, evutil_socket_t fd,
+						  int options);
+struct evhttp_connection *__real_evhttp_connection_base_bufferevent_new(struct event_base *base,
+									struct evdns_base *dns,
+									struct bufferevent *bev,
+									const char *address,
+									ev_uint16_t port);
+struct evhttp_request *__real_evhttp_request_new(void (*cb)(struct evhttp_request *, void *),
+						 void *arg);
+struct evdns_base *__real_evdns_base_new(struct event_base *base, int flags);
+int __real_evhttp_add_header(struct evkeyvalq *headers, const char *key, const char *value);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+int __wrap_asprintf(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct event *__wrap_event_new(struct event_base *base, evutil_socket_t fd, short what,
+			       event_callback_fn cb, void *arg);
+struct bufferevent *__wrap_bufferevent_socket_new(struct event_base *base, evutil_socket_t fd,
+						  int options);
+struct evhttp_connection *__wrap_evhttp_connection_base_bufferevent_new(struct event_base *base,
+									struct evdns_base *dns,
+									struct bufferevent *bev,
+									const char *address,
+									ev_uint16_t port);
+struct evhttp_request *__wrap_evhttp_request_new(void (*cb)(struct evhttp_request *, void *),
+						 void *arg);
+struct evdns_base *__wrap_evdns_base_new(struct event_base *base, int flags);
+int __wrap_evhttp_add_header(struct evkeyvalq *headers, const char *key, const char *value);
+
+void *__real_secure_malloc(size_t size);
+void *__real_secure_realloc(void *ptr, size_t size);
+void *__wrap_secure_malloc(size_t size);
+void *__wrap_secure_realloc(void *ptr, size_t size);
+
+static long oom_countdown; /* the call that fails, counted from ~oom; 0: none */
+static int oom_spared;	   /* > 0 inside secure_malloc and secure_realloc */
+
+static bool oom_now(void)
+{
+	if (!h.active || oom_spared > 0 || oom_countdown <= 0 || --oom_countdown > 0)
+		return false;
+	errno = ENOMEM;
+	return true;
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return oom_now() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return oom_now() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t size)
+{
+	return oom_now() ? NULL : __real_realloc(p, size);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return oom_now() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return oom_now() ? NULL : __real_strndup(s, n);
+}
+
+/* What goes through secure_alloc.c is spared: yajl 2.1 allocates its
+ * handles and buffers there (engine/json.c) and dereferences what its
+ * allocator returns without a check (yajl_alloc, yajl_buf), so a failure
+ * there is a NULL dereference inside yajl, not the helper's own error path. */
+void *__wrap_secure_malloc(size_t size)
+{
+	void *p;
+
+	oom_spared++;
+	p = __real_secure_malloc(size);
+	oom_spared--;
+	return p;
+}
+
+void *__wrap_secure_realloc(void *ptr, size_t size)
+{
+	void *p;
+
+	oom_spared++;
+	p = __real_secure_realloc(ptr, size);
+	oom_spared--;
+	return p;
+}
+
+int __wrap_asprintf(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (oom_now())
+		return -1;
+	va_start(ap, fmt);
+	rc = vasprintf(out, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+struct event *__wrap_event_new(struct event_base *base, evutil_socket_t fd, short what,
+			       event_callback_fn cb, void *arg)
+{
+	return oom_now() ? NULL : __real_event_new(base, fd, what, cb, arg);
+}
+
+struct bufferevent *__wrap_bufferevent_socket_new(struct event_base *base, evutil_socket_t fd,
+						  int options)
+{
+	return oom_now() ? NULL : __real_bufferevent_socket_new(base, fd, options);
+}
+
+struct evhttp_connection *__wrap_evhttp_connection_base_bufferevent_new(struct event_base *base,
+									struct evdns_base *dns,
+									struct bufferevent *bev,
+									const char *address,
+									ev_uint16_t port)
+{
+	return oom_now()
+		   ? NULL
+		   : __real_evhttp_connection_base_bufferevent_new(base, dns, bev, address, port);
+}
+
+struct evhttp_request *__wrap_evhttp_request_new(void (*cb)(struct evhttp_request *, void *),
+						 void *arg)
+{
+	return oom_now() ? NULL : __real_evhttp_request_new(cb, arg);
+}
+
+struct evdns_base *__wrap_evdns_base_new(struct event_base *base, int flags)
+{
+	return oom_now() ? NULL : __real_evdns_base_new(base, flags);
+}
+
+int __wrap_evhttp_add_header(struct evkeyvalq *headers, const char *key, const char *value)
+{
+	return oom_now() ? -1 : __real_evhttp_add_header(headers, key, value);
 }
 
 /* --- keys and ID tokens ------------------------------------------------------ */
@@ -620,7 +788,7 @@ static void buf_add(struct buf *b, const void *data, size_t len)
 {
 	if (b->len + len + 1 > b->size) {
 		size_t size = (b->len + len + 1) * 2;
-		char *p = realloc(b->data, size);
+		char *p = __real_realloc(b->data, size); /* never fails by ~oom */
 		if (p == NULL)
 			abort();
 		b->data = p;
@@ -1207,6 +1375,8 @@ static void run_op(const struct script_op *op)
 		}
 	} else if (script_is(op, "signal"))
 		op_signal(op);
+	else if (script_is(op, "oom"))
+		oom_countdown = script_pos_num(op, 1, 1, 100000);
 	settle();
 }
 
@@ -1369,6 +1539,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65536)
 		return 0;
 	fds_before = count_fds();
+	oom_countdown = 0;
 	memset(&h.refuse, 0, sizeof(h) - offsetof(struct harness, refuse));
 	h.chan[0] = h.chan[1] = h.watch[0] = h.watch[1] = -1;
 	h.offset_ms = 0;
@@ -1397,6 +1568,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		advance(100000000LL);
 	if (!h.exited)
 		__builtin_trap(); /* a login that never ends */
+	oom_countdown = 0;
 	drain_channel();
 	check_frames();
 	check_secrets(data, size);
