@@ -40,6 +40,8 @@ awk 'NR > 2 && $1 ~ /\.c$/ { printf "%-30s %8s of %5s lines\n", $1, $10, $8 }' \
 	"$dir/report.txt" | sort
 awk '$1 == "TOTAL" { printf "%-30s %8s of %5s lines\n", "all of them", $10, $8 }' "$dir/report.txt"
 status=0
+ok=0
+bad=0
 for f in $PARSERS_AND_STATES; do
 	pct=$(awk -v f="$f" '$1 == f { sub("%", "", $10); print $10 }' "$dir/report.txt")
 	if [ -z "$pct" ]; then
@@ -49,6 +51,12 @@ for f in $PARSERS_AND_STATES; do
 		echo "FAIL fuzz-coverage: $f has $pct % of its lines covered by the corpora (needs > $THRESHOLD %)"
 		status=1
 	fi
+	if [ -n "$pct" ] && awk -v p="$pct" -v t=$THRESHOLD 'BEGIN { exit !(p + 0 > t) }'; then
+		ok=$((ok + 1))
+	else
+		bad=$((bad + 1))
+	fi
 done
+echo "fuzz-coverage: $ok passed, $bad failed (files above $THRESHOLD % of lines)"
 [ $status -eq 0 ] && echo "fuzz-coverage: every parser and state file above $THRESHOLD % of lines"
 exit $status
