@@ -100,6 +100,12 @@ def refused(sshd, syslog, run, result=None, helper_line=None, shim_line=None):
     loud = [l["text"] for l in syslog.lines if l["ident"] == "pam_authelia"
             and (l["priority"] & 7) <= 5
             and not l["text"].startswith(("oauth2-client-secret=", "sandbox: "))]
+    # issue 13's audit line (one per attempt, at notice) comes beside the failure line
+    audit = [t for t in loud if t.startswith("audit: ")]
+    loud = [t for t in loud if not t.startswith("audit: ")]
+    assert len(audit) <= 1, audit
+    if result is not None and audit:
+        assert f" result={result} " in audit[0], audit
     if os.environ.get("FAULTS_SHOW"):
         print("\nhelper:", loud, "\nshim:", [t for t in shim if "client socket" not in t])
     if helper_line is not None:
