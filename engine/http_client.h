@@ -67,6 +67,9 @@ struct http_response {
 	/* This response set the session cookie to a new, non-empty value (Authelia
 	 * regenerates the session after every factor it accepts). */
 	bool cookie_rotated;
+	/* This response deleted the session cookie (an empty value, Max-Age <= 0
+	 * or an Expires date in the past): the client sends none from now on. */
+	bool cookie_deleted;
 	/* Every response header, valid during the callback only (NULL without a
 	 * response); read with evhttp_find_header or TAILQ_FOREACH. */
 	const struct evkeyvalq *headers;
