@@ -894,14 +894,16 @@ static void test_either_answer_failing_ends_the_login(void **state)
 #define AUTHZ_OPTIONS "url=https://127.0.0.1:1 authz-url=https://web.ssh.example.com/pam/%s debug"
 #define AUTHZ_URL     "https://web.ssh.example.com/pam/sshd"
 
-/* An authz answer: status, Remote-User (or NULL), a rotated cookie. */
-static void feed_authz(struct rig *rig, int status, const char *remote_user, bool rotated)
+/* An authz answer: status, Remote-User (or NULL), a rotated or deleted cookie. */
+static void feed_authz_cookie(struct rig *rig, int status, const char *remote_user, bool rotated,
+			      bool deleted)
 {
 	struct evkeyvalq headers;
 	struct http_response response = {.purpose = HTTP_AUTHZ,
 					 .status = status,
 					 .body = "",
 					 .cookie_rotated = rotated,
+					 .cookie_deleted = deleted,
 					 .headers = &headers};
 
 	TAILQ_INIT(&headers);
@@ -909,6 +911,11 @@ static void feed_authz(struct rig *rig, int status, const char *remote_user, boo
 		evhttp_add_header(&headers, "Remote-User", remote_user);
 	machine_http(&rig->session, &response);
 	evhttp_clear_headers(&headers);
+}
+
+static void feed_authz(struct rig *rig, int status, const char *remote_user, bool rotated)
+{
+	feed_authz_cookie(rig, status, remote_user, rotated, false);
 }
 
 /* A login with options at the state given, entered by hand (no request in
@@ -1131,29 +1138,77 @@ static void test_access_recheck(void **state)
 }
 
 /* The device flow raises no cookie session: after it, 401 is what a two_factor
- * rule answers the level-1 session, accepted only beside a confirmed state. */
+ * rule answers the level-1 session, accepted only when GET /api/state, sent
+ * once the 401 is in (not before: the authz call may end an idle session),
+ * shows that session at level 1. */
 static void test_access_recheck_after_the_device_flow(void **state)
 {
 	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
 
 	(void)state;
 	rig->session.device_second_factor = true;
+	state_access_recheck_entry.enter(&rig->session); /* as machine_run would */
+	assert_logged("GET https://127.0.0.1:1/api/authz/auth-request");
+	assert_false(unit_logged("GET https://127.0.0.1:1/api/state")); /* not yet */
 	feed_authz(rig, 401, NULL, false);
 	assert_int_equal(rig->session.state, STATE_ACCESS_RECHECK);
+	assert_logged("GET https://127.0.0.1:1/api/state"); /* now */
 	feed(rig, HTTP_STATE, 200, STATE_JOHN);
 	rig_run(rig, 50);
 	assert_result(rig, "success");
 	assert_logged("the device approval showed two");
 	rig_close(rig);
 
+	/* the session idled past inactivity: the 401 is anyone's, and the state
+	 * read after it shows no session */
 	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
 	rig->session.device_second_factor = true;
+	feed_authz(rig, 401, NULL, false);
 	feed(rig, HTTP_STATE, 200,
 	     "{\"status\":\"OK\",\"data\":{\"username\":\"\",\"authentication_level\":0}}");
-	feed_authz(rig, 401, NULL, false);
 	rig_run(rig, 50);
 	assert_result(rig, "auth_err");
+	assert_logged("authelia access control answered 401 for \"john\" on " AUTHZ_URL
+		      " after the device approval, and Authelia no longer holds the password's "
+		      "session at level 1 (/api/state: user \"\", authentication_level=0)");
 	rig_close(rig);
+
+	/* level 1 exactly: a 401 at level 2 is no two_factor rule */
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	rig->session.device_second_factor = true;
+	feed_authz(rig, 401, NULL, false);
+	feed(rig, HTTP_STATE, 200,
+	     "{\"status\":\"OK\",\"data\":{\"username\":\"john\",\"authentication_level\":2}}");
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("(/api/state: user \"john\", authentication_level=2)");
+	rig_close(rig);
+
+	/* a state that arrives before the 401 is none the login asked for */
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	rig->session.device_second_factor = true;
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);
+	feed_authz(rig, 401, NULL, false);
+	rig_run(rig, 50);
+	assert_result(rig, "service_err");
+	assert_logged("unexpected HTTP response in state access_recheck");
+	rig_close(rig);
+
+	/* a 401 that deletes the session cookie, or replaces it: refused at once */
+	for (int rotated = 0; rotated < 2; rotated++) {
+		rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+		rig->session.device_second_factor = true;
+		unit_log_capture();
+		feed_authz_cookie(rig, 401, NULL, rotated, !rotated);
+		rig_run(rig, 50);
+		assert_result(rig, "auth_err");
+		assert_logged(rotated ? "Authelia replaced the session of \"john\" (response "
+					"status=401) with a new session cookie"
+				      : "Authelia replaced the session of \"john\" (response "
+					"status=401) and deleted its cookie");
+		assert_false(unit_logged("GET https://127.0.0.1:1/api/state"));
+		rig_close(rig);
+	}
 
 	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
 	rig->session.device_second_factor = true;
