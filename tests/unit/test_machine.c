@@ -1219,6 +1219,52 @@ static void test_access_recheck_after_the_device_flow(void **state)
 	rig_close(rig);
 }
 
+/* With authz-url, a PAM_RHOST that is no IP address (sshd's UseDNS yes) ends
+ * the login before the first prompt: Authelia's networks rules would match
+ * this host's address instead of the client's. */
+static void test_access_check_needs_the_client_address(void **state)
+{
+	static const struct {
+		const char *options, *rhost;
+		bool refused;
+	} cases[] = {
+	    {AUTHZ_OPTIONS, "client.example.net", true},
+	    {AUTHZ_OPTIONS, "192.0.2.7:5555", true},
+	    {AUTHZ_OPTIONS, "192.0.2.7", false},
+	    {AUTHZ_OPTIONS, "fe80::1%eth0", false},
+	    {AUTHZ_OPTIONS, NULL, false}, /* sudo, su: no client, nothing to forward */
+	    {"url=https://127.0.0.1:1", "client.example.net", false}, /* no access check */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig *rig = rig_open();
+		char want[256];
+
+		print_message("  case: %s %s\n", cases[i].options,
+			      cases[i].rhost ? cases[i].rhost : "(no rhost)");
+		machine_start(&rig->session);
+		rig_setup(rig, cases[i].options);
+		if (cases[i].rhost != NULL)
+			rig_send(rig, FRAME_RHOST, cases[i].rhost);
+		rig_send(rig, FRAME_START, "");
+		rig_run(rig, 50);
+		if (cases[i].refused) {
+			assert_int_equal(rig->count, 1); /* the result, no prompt */
+			assert_result(rig, "service_err");
+			snprintf(want, sizeof(want),
+				 "PAM_RHOST \"%s\" is a host name, not an address, so the access "
+				 "check cannot tell Authelia the client's address (its networks "
+				 "rules would match this host's); fix: UseDNS no in sshd_config",
+				 cases[i].rhost);
+			assert_logged(want);
+		} else {
+			assert_string_equal(rig->payloads[0], "Password: ");
+		}
+		rig_close(rig);
+	}
+}
+
 /* A user name that could be trimmed or split in a header is never sent. */
 static void test_access_user_name_in_a_header(void **state)
 {
@@ -1251,6 +1297,7 @@ int main(void)
 	    cmocka_unit_test(test_access_recheck),
 	    cmocka_unit_test(test_access_recheck_after_the_device_flow),
 	    cmocka_unit_test(test_access_user_name_in_a_header),
+	    cmocka_unit_test(test_access_check_needs_the_client_address),
 	    cmocka_unit_test(test_first_prompt_before_tls_set_up),
 	    cmocka_unit_test(test_without_a_prompt_connecting_starts_at_once),
 	    cmocka_unit_test(test_user_info_waits_for_both_answers),
