@@ -104,6 +104,7 @@ static void access_check_decide(struct session *session)
 			  user, url, session->session_level);
 		if (!access_second_factor_required(session)) {
 			/* A pending user info request is cancelled with the login. */
+			session_add_factor(session, FACTOR_AUTHZ);
 			machine_goto(session, STATE_SUCCESS);
 			return;
 		}

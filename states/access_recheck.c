@@ -75,6 +75,7 @@ static void access_recheck_device_state(struct session *session,
 	log_debug("authelia access control requires two factors for \"%s\" on %s (response "
 		  "status=401, the session at level 1); the device approval showed two",
 		  user, url);
+	session_add_factor(session, FACTOR_AUTHZ);
 	machine_goto(session, STATE_SUCCESS);
 }
 
@@ -90,6 +91,7 @@ static void access_recheck_answer(struct session *session, const struct http_res
 		log_debug("authelia access control allows \"%s\" on %s after the second factor "
 			  "(response status=200)",
 			  user, url);
+		session_add_factor(session, FACTOR_AUTHZ);
 		machine_goto(session, STATE_SUCCESS);
 		return;
 	}
