@@ -1219,6 +1219,40 @@ static void test_access_recheck_after_the_device_flow(void **state)
 	rig_close(rig);
 }
 
+/* The question that cannot go out names the user and the URL.  A listener
+ * that never answers keeps a connection idle (not broken); a URL no header
+ * may hold (it cannot come from authz-url, which is checked) makes libevent
+ * refuse the request there and then. */
+static void test_access_request_that_cannot_be_sent(void **state)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(addr);
+	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	char options[160];
+	struct rig *rig;
+
+	(void)state;
+	assert_true(listener >= 0);
+	assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(listener, 4), 0);
+	assert_int_equal(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
+	snprintf(options, sizeof(options),
+		 "url=https://127.0.0.1:%d authz-url=https://web.ssh.example.com/pam/%%s "
+		 "auth-level=policy",
+		 ntohs(addr.sin_port));
+	rig = rig_in_state(options, STATE_FIRST_FACTOR);
+	free(rig->session.authz.url);
+	rig->session.authz.url = strdup("https://web.ssh.example.com/pam/\nX-Evil: 1");
+	feed(rig, HTTP_FIRST_FACTOR, 200, "{\"status\":\"OK\"}");
+	rig_run(rig, 50);
+	assert_result(rig, "service_err");
+	assert_logged("cannot send the access check request for \"john\" on "
+		      "https://web.ssh.example.com/pam/");
+	rig_close(rig);
+	close(listener);
+}
+
 /* With authz-url, a PAM_RHOST that is no IP address (sshd's UseDNS yes) ends
  * the login before the first prompt: Authelia's networks rules would match
  * this host's address instead of the client's. */
@@ -1298,6 +1332,7 @@ int main(void)
 	    cmocka_unit_test(test_access_recheck_after_the_device_flow),
 	    cmocka_unit_test(test_access_user_name_in_a_header),
 	    cmocka_unit_test(test_access_check_needs_the_client_address),
+	    cmocka_unit_test(test_access_request_that_cannot_be_sent),
 	    cmocka_unit_test(test_first_prompt_before_tls_set_up),
 	    cmocka_unit_test(test_without_a_prompt_connecting_starts_at_once),
 	    cmocka_unit_test(test_user_info_waits_for_both_answers),
