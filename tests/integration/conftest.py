@@ -193,6 +193,13 @@ def process_alive(pid):
         return False
 
 
+# How soon a helper must be gone once it has a reason to stop (a hang-up, a
+# signal, the PAM process's death).  It measures in ~2 ms alone; the bound is
+# generous because two loaded CPUs and the ASan helper stretch it past 100 ms,
+# and still far below every other way out (a timeout of seconds, the backstop).
+GONE_AT_ONCE = 0.4
+
+
 def wait_gone(pid, timeout):
     """Seconds until pid is gone, or None if it outlived timeout."""
     start = time.monotonic()
