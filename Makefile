@@ -46,12 +46,12 @@ CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 # Tests and fuzzers always link dynamically.
 HELPER_LINK  ?= static
 ifeq ($(HELPER_LINK),static)
-HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o
+HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o $(BUILD)/obj/helper/engine/wiping_free.o
 HELPER_BIN_LIBS = -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-Bstatic -levent_openssl \
 		  -levent -lyajl_s -lssl -lcrypto -Wl,-Bdynamic \
 		  $(shell $(PKG_CONFIG) --libs libqrencode libseccomp)
 else
-HELPER_BIN_OBJ  =
+HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/wiping_free.o
 HELPER_BIN_LIBS = $(HELPER_LIBS)
 endif
 
