@@ -61,7 +61,8 @@ SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
 		engine/http_client.c engine/authelia_api.c engine/qr.c engine/oidc.c \
 		engine/jwt_loader.c engine/channel.c engine/session.c engine/secret_file.c \
-		engine/pam_file.c engine/doctor.c engine/ca_store.c engine/sandbox.c
+		engine/pam_file.c engine/doctor.c engine/ca_store.c engine/sandbox.c \
+		engine/file_read.c
 STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

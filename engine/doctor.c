@@ -272,7 +272,9 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 		return;
 	}
 	tls = tls_context_new(config.ca_cert, err);
-	if (tls == NULL) {
+	if (tls == NULL && strstr(err, "; fix: ") != NULL) { /* an unsafe ca-cert says its fix */
+		finding(d, FINDING_FAIL, "%s: %s", where, err);
+	} else if (tls == NULL) {
 		finding(d, FINDING_FAIL,
 			"%s: %s; fix: ca-cert= must name a readable PEM file with the CA that "
 			"signed Authelia's certificate",

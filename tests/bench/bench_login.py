@@ -51,7 +51,8 @@ import testca  # noqa: E402
 from authelia_double import totp_code  # noqa: E402
 # conftest installs the helper into a directory of root's own (safe_dir.py):
 # the module runs helpers from nowhere else.
-from conftest import HELPER, Login as ShimLogin, wait_gone  # noqa: E402
+from conftest import HELPER, SAFE_DIR, Login as ShimLogin, wait_gone  # noqa: E402
+from safe_dir import make_safe_dir  # noqa: E402
 
 BUILD = ROOT / "build"
 SHIM = BUILD / "pam_authelia.so"
@@ -73,8 +74,12 @@ FLOW_ARGS = {
 class Bench:
     def __init__(self, tmp):
         self.tmp = tmp
-        certs = tmp / "certs"
-        certs.mkdir()
+        # The helper trusts a ca-cert only below directories root alone can
+        # write (safe_dir.py), as it runs a helper binary.
+        certs = make_safe_dir(SAFE_DIR) if SAFE_DIR is not None else None
+        if certs is None:
+            certs = tmp / "certs"
+            certs.mkdir()
         testca.make_ca(certs, "ca")
         testca.make_cert(certs, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
         testca.readable(certs)

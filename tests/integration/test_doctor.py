@@ -143,13 +143,30 @@ def test_a_url_that_is_not_https_fails(pam_dir, certs):
     assert rc == 2 and has(lines, "FAIL", 'URL scheme must be https, got "http"')
 
 
-def test_an_unreadable_ca_cert_fails(pam_dir, authelia, tmp_path):
+def test_an_unreadable_ca_cert_fails(pam_dir, authelia, certs):
     f = service(pam_dir, f"auth required {SHIM} binary={HELPER} url={authelia.url} "
-                f"ca-cert={tmp_path / 'nope.pem'}\n")
+                f"ca-cert={certs / 'nope.pem'}\n")
     rc, lines = doctor("--pam-file", f)
     assert rc == 2
-    assert has(lines, "FAIL", f"failed to read CA certificate {tmp_path / 'nope.pem'}",
+    assert has(lines, "FAIL", f"failed to read CA certificate {certs / 'nope.pem'}",
                "fix: ca-cert= must name")
+
+
+def test_a_ca_cert_others_can_change_fails(pam_dir, authelia, certs, tmp_path):
+    """The trust anchor gets the helper binary's rule: a CA file below a
+    directory others can write (here /tmp), or one others can change, is
+    what every login would refuse."""
+    import shutil
+    ca = tmp_path / "ca.pem"
+    shutil.copy(certs / "ca.pem", ca)
+    ca.chmod(0o644)
+    f = service(pam_dir, f"auth required {SHIM} binary={HELPER} url={authelia.url} "
+                f"ca-cert={ca}\n")
+    rc, lines = doctor("--pam-file", f)
+    assert rc == 2
+    assert has(lines, "FAIL", f"{f}:1: failed to read CA certificate {ca}: directory /tmp must "
+               "be owned by root and writable by its owner only; fix: move the file below "
+               "directories only root can write (such as /etc/ssl/certs)"), lines
 
 
 def test_a_relative_binary_fails(pam_dir, authelia, certs):

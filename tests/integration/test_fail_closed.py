@@ -111,6 +111,50 @@ def test_ca_cert_must_be_an_absolute_path(login, authelia, certs, syslog):
                for t in syslog.texts()), syslog.texts()
 
 
+@pytest.mark.parametrize("how", ["directory others can write", "file others can write",
+                                 "file of another user", "symlink where others can write"])
+def test_a_ca_cert_others_can_change_is_refused(login, authelia, certs, syslog, how):
+    """ca-cert is the trust anchor: whoever can change the file, or a directory
+    on its path, can make the helper trust their CA, answer in Authelia's
+    place and forge PAM_SUCCESS.  It gets the helper binary's rule (OpenSSH's
+    safe_path): refused before any prompt and any request, with the fix."""
+    import shutil
+    from conftest import SAFE_DIR
+    from safe_dir import make_safe_dir
+    evil = certs / "ca.pem"  # the "attacker's" CA: the one the double's certificate has
+    safe = make_safe_dir(SAFE_DIR)  # removed with SAFE_DIR
+    open_dir = safe / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o1777)
+    if how == "directory others can write":
+        path = open_dir / "ca.pem"
+        shutil.copy(evil, path)
+        path.chmod(0o644)
+        want = (f"failed to read CA certificate {path}: directory {open_dir} must be owned by "
+                f"root and writable by its owner only; fix: move the file below directories "
+                f"only root can write (such as /etc/ssl/certs)")
+    elif how == "symlink where others can write":
+        target = safe / "real.pem"
+        shutil.copy(evil, target)
+        target.chmod(0o644)
+        path = open_dir / "link.pem"
+        path.symlink_to(target)
+        want = f"failed to read CA certificate {path}: directory {open_dir} must be owned"
+    else:
+        path = safe / "ca.pem"
+        shutil.copy(evil, path)
+        path.chmod(0o664 if how == "file others can write" else 0o644)
+        if how == "file of another user":
+            os.chown(path, 65534, 65534)
+        want = (f"failed to read CA certificate {path}: it must be owned by root and "
+                f"writable by its owner only")
+    l = login(f"binary={HELPER} url={authelia.url} ca-cert={path} auth-level=1FA")
+    assert l.result()[0] == "PAM_SERVICE_ERR"  # before any prompt: result() reads no CONV
+    assert authelia.paths() == [] and authelia.handshakes == 0
+    texts = syslog.texts()
+    assert any(t.startswith(want) and "; fix: " in t for t in texts), texts
+
+
 # --- the helper's process ---------------------------------------------------------------
 
 def _limits(pid):
