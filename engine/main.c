@@ -50,6 +50,10 @@ static void process_harden(void)
 	    {RLIMIT_AS, RLIM_INFINITY},
 	    {RLIMIT_DATA, RLIM_INFINITY},
 	    {RLIMIT_CPU, RLIM_INFINITY},
+	    /* Under su the caller's `ulimit -s 64` would crash the root helper in
+	     * OpenSSL or the JSON parser; the main thread's stack grows up to the
+	     * soft limit in force when it faults, so raising it now is enough. */
+	    {RLIMIT_STACK, 8 * 1024 * 1024},
 	};
 	const struct rlimit no_core = {0, 0};
 

@@ -201,6 +201,27 @@ def test_helper_process_state(login, tmp_path):
     l.result()
 
 
+def test_a_tiny_stack_limit_left_by_the_caller_is_raised(login, authelia, certs, syslog):
+    """Under su the invoking user's `ulimit -s 64` reaches the root helper: with
+    a 64 KiB stack it crashed (PAM_SERVICE_ERR) while parsing the server's
+    answers.  The helper raises the soft stack limit to 8 MiB (up to the hard
+    limit) as it does the others, and the login goes through."""
+    from test_flows import args
+
+    def tiny_stack():
+        resource.setrlimit(resource.RLIMIT_STACK, (64 * 1024, resource.RLIM_INFINITY))
+    authelia.add_user("john", "pw-john", totp=True, method="totp")
+    l = login(args(authelia, certs, "auth-level=1FA+2FA"), preexec=tiny_stack)
+    helper = l.wait_helper()
+    assert l.conv() == ("echo_off", "Password: ")
+    soft = _limits(helper)["Max stack size"][0]
+    assert soft == "unlimited" or int(soft) >= 8 << 20, soft
+    l.answer("pw-john")
+    assert l.conv() == ("echo_on", "TOTP Code: "), syslog.texts()
+    l.answer(authelia.totp("john"))
+    assert l.result()[0] == "PAM_SUCCESS", syslog.texts()
+
+
 @pytest.fixture
 def core_pattern():
     """Sets the kernel's core_pattern for the test and restores it after (it is
