@@ -82,6 +82,21 @@ static const char *shown(const char *value, char out[72])
 	return out;
 }
 
+/* *dst = a copy of value; -1 with err when memory runs out (the login fails:
+ * an option silently dropped could weaken it, as a lost ca-cert would). */
+static int config_copy(char **dst, const char *value, char err[OPTION_ERROR_SIZE])
+{
+	char *copy = strdup(value);
+
+	if (copy == NULL) {
+		snprintf(err, OPTION_ERROR_SIZE, "out of memory");
+		return -1;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
 static int set_url(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
 {
 	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(value, 0);
@@ -110,11 +125,12 @@ static int set_url(struct config *config, const char *value, char err[OPTION_ERR
 		snprintf(err, OPTION_ERROR_SIZE, "invalid URL path");
 	else
 		rc = 0;
+	if (rc == 0 && (config_copy(&config->url, value, err) != 0 ||
+			config_copy(&config->url_host, host, err) != 0 ||
+			config_copy(&config->url_path, path ? path : "", err) != 0))
+		rc = -1;
 	if (rc == 0) {
-		config->url = strdup(value);
-		config->url_host = strdup(host);
 		config->url_port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
-		config->url_path = strdup(path ? path : "");
 		/* Endpoints are appended to url: drop trailing slashes. */
 		len = strlen(config->url);
 		while (len > 0 && config->url[len - 1] == '/')
@@ -210,8 +226,10 @@ static int add_scope(void *arg, const char *item, size_t len)
 		}
 	}
 	grown = realloc(st->out, st->out_len + len + 2);
-	if (grown == NULL)
+	if (grown == NULL) {
+		snprintf(st->err, OPTION_ERROR_SIZE, "out of memory");
 		return -1;
+	}
 	st->out = grown;
 	if (st->out_len > 0)
 		st->out[st->out_len++] = ' ';
@@ -265,8 +283,7 @@ static int set_cookie_name(struct config *config, const char *value, char err[OP
 			return -1;
 		}
 	}
-	config->cookie_name = strdup(value);
-	return 0;
+	return config_copy(&config->cookie_name, value, err);
 }
 
 int config_apply(struct config *config, const char *argument, char err[OPTION_ERROR_SIZE])
@@ -292,8 +309,9 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 				 "ca-cert must be an absolute path, got \"%s\"", shown(value, buf));
 			return -1;
 		}
-		config->ca_cert = strdup(value);
-		return 0;
+		/* A copy that fails must fail the login: without ca-cert the
+		 * system store would be trusted instead of the private CA. */
+		return config_copy(&config->ca_cert, value, err);
 	case OPT_TIMEOUT:
 		return option_parse_timeout(value, &config->timeout, err);
 	case OPT_BINARY:
@@ -301,15 +319,17 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	case OPT_METHOD_PRIORITY:
 		return for_each_item(value, add_method, &st);
 	case OPT_OAUTH2_CLIENT_ID:
-		config->oauth2_client_id = strdup(value);
-		return 0;
+		return config_copy(&config->oauth2_client_id, value, err);
 	case OPT_OAUTH2_CLIENT_SECRET:
 		config->oauth2_client_secret = secret_dup(value, strlen(value));
 		config->secret_inline = true;
+		if (config->oauth2_client_secret == NULL) {
+			snprintf(err, OPTION_ERROR_SIZE, "out of memory");
+			return -1;
+		}
 		return 0;
 	case OPT_OAUTH2_CLIENT_SECRET_FILE:
-		config->oauth2_client_secret_file = strdup(value);
-		return 0;
+		return config_copy(&config->oauth2_client_secret_file, value, err);
 	case OPT_OAUTH2_SCOPE:
 		return set_scope(config, value, err);
 	case OPT_OAUTH2_CLIENT_AUTH_METHOD:
@@ -360,8 +380,9 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 		snprintf(err, OPTION_ERROR_SIZE, "--url is required");
 		return -1;
 	}
-	if (config->cookie_name == NULL)
-		config->cookie_name = strdup(CONFIG_DEFAULT_COOKIE_NAME);
+	if (config->cookie_name == NULL &&
+	    config_copy(&config->cookie_name, CONFIG_DEFAULT_COOKIE_NAME, err) != 0)
+		return -1;
 	if (config->oauth2_scope == NULL && set_scope(config, CONFIG_DEFAULT_SCOPE, err) != 0)
 		return -1;
 	for (size_t i = 0; i < config->method_count; i++) {

@@ -219,10 +219,19 @@ static void add_target(struct doctor *d, const struct config *config, const stru
 	t = &d->targets[d->target_count++];
 	t->key = strdup(key);
 	t->where = strdup(where);
-	t->argc = e->argc;
 	t->argv = calloc((size_t)e->argc + 1, sizeof(char *));
-	for (int i = 0; i < e->argc && t->argv != NULL; i++)
-		t->argv[i] = strdup(e->argv[i]);
+	for (int i = 0; i < e->argc && t->argv != NULL && (t->argv[i] = strdup(e->argv[i])); i++)
+		t->argc = i + 1;
+	if (t->key == NULL || t->where == NULL || t->argv == NULL || t->argc != e->argc) {
+		finding(d, FINDING_FAIL, "%s: out of memory; fix: run the check again", where);
+		free(t->key);
+		free(t->where);
+		for (int i = 0; t->argv != NULL && i < t->argc; i++)
+			free(t->argv[i]);
+		free(t->argv);
+		memset(t, 0, sizeof(*t));
+		d->target_count--;
+	}
 }
 
 /* Validates one pam_authelia.so line the way a login does. */
@@ -479,7 +488,9 @@ static int check_pam_files(struct doctor *d)
 			if (grown == NULL)
 				break;
 			names = grown;
-			names[n++] = strdup(de->d_name);
+			if ((names[n] = strdup(de->d_name)) == NULL)
+				break;
+			n++;
 		}
 		closedir(dir);
 		qsort(names, n, sizeof(*names), compare_names);
@@ -899,6 +910,11 @@ int doctor_main(int argc, char **argv)
 		d->pam_dir = slash ? copy : (free(copy), strdup("."));
 	} else {
 		d->pam_dir = strdup(DOCTOR_DEFAULT_PAM_DIR);
+	}
+	if (d->pam_dir == NULL) {
+		fprintf(stderr, "pam_authelia --check: out of memory\n");
+		free(d);
+		return 2;
 	}
 	/* Log lines of the shared code (HTTP client) would only repeat the findings. */
 	log_set_sink(discard_log);

@@ -37,6 +37,9 @@ static int receive_item(struct session *session, char **slot, const struct frame
 	}
 	*slot =
 	    secret ? secret_dup(frame->payload, frame->len) : strndup(frame->payload, frame->len);
+	if (*slot == NULL)
+		machine_fail(session, RESULT_SERVICE_ERR, "out of memory receiving %s",
+			     frame_type_name(frame->type));
 	return 0;
 }
 
@@ -148,7 +151,11 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 	case FRAME_OPTION:
 		/* secret_dup: the argument may be oauth2-client-secret=... */
 		argument = secret_dup(frame->payload, frame->len);
-		if (argument != NULL && config_apply(&session->config, argument, err) != 0)
+		/* An option lost to a failed copy could weaken the login (ca-cert):
+		 * fail closed. */
+		if (argument == NULL)
+			machine_fail(session, RESULT_SERVICE_ERR, "out of memory receiving an option");
+		else if (config_apply(&session->config, argument, err) != 0)
 			machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
 		secret_free(&argument);
 		return 0;
