@@ -55,7 +55,7 @@ HELPER_BIN_OBJ  =
 HELPER_BIN_LIBS = $(HELPER_LIBS)
 endif
 
-PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c
+PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c protocol/shown.c
 SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 		shim/helper_process.c shim/relay.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
