@@ -55,11 +55,36 @@ def test_overlong_user_name_is_refused_before_any_request(login, authelia, certs
     l.answer("pw")
     assert l.result()[0] == "PAM_SUCCESS"
     authelia.reset()
+    syslog.clear()
     l = login(args(authelia, certs, "auth-level=1FA"), user="a" * 257)
     assert l.result()[0] == "PAM_AUTH_ERR"  # no prompt either
     assert authelia.requests == []
-    assert any(t.endswith("is longer than 256 bytes; refused before any request")
-               for t in syslog.texts())
+    # the module refuses it before it starts the helper
+    assert any(t.endswith("(257 bytes) is longer than 256 bytes; refused before any request")
+               for t in syslog.shim_texts()), syslog.shim_texts()
+    assert syslog.texts() == []
+
+
+@pytest.mark.parametrize("item", ["user", "rhost"])
+def test_a_pam_item_larger_than_its_bound_is_refused_at_once(login, authelia, certs, syslog,
+                                                             item):
+    """An SSH client chooses the user name: 70000 bytes do not fit one frame
+    (64 KiB).  The helper used to wait out its 5 s set-up timer and end with
+    PAM_SERVICE_ERR and a misleading line; the module now refuses before it
+    starts a helper, with the code the helper's own rule gives (a user name
+    is the user's choice; PAM_RHOST the application's).  PAM_AUTHTOK: see
+    test_overlong_password_is_refused_before_any_request."""
+    if item == "user":
+        l = login(args(authelia, certs, "auth-level=1FA"), user="a" * 70000)
+        want = ("PAM_AUTH_ERR", "(70000 bytes) is longer than 256 bytes; refused before any "
+                                "request")
+    else:
+        l = login(args(authelia, certs, "auth-level=1FA"), rhost="a" * 2000)
+        want = ("PAM_SERVICE_ERR", "PAM_RHOST of 2000 bytes is longer than 1024 bytes")
+    assert l.result()[0] == want[0]
+    assert any(want[1] in t for t in syslog.shim_texts()), syslog.shim_texts()
+    assert syslog.texts() == []  # no helper ran
+    assert authelia.requests == []
 
 
 @pytest.mark.parametrize("level", ["1FA", "2FA"])
@@ -77,7 +102,7 @@ def test_overlong_password_is_refused_before_any_request(login, authelia, certs,
         l = login(args(authelia, certs, "auth-level=2FA"), authtok="p" * 1025)
     assert l.result()[0] == "PAM_AUTH_ERR"
     assert any(t.endswith('password for user "john" is longer than 1024 bytes; refused before '
-                          'any request') for t in syslog.texts())
+                          'any request') for t in syslog.texts() + syslog.shim_texts())
     assert len([p for p in authelia.paths() if p == "/api/firstfactor"]) == (level == "1FA")
 
 
