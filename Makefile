@@ -36,15 +36,19 @@ HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt libsec
 HELPER_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(HELPER_PKGS))
 HELPER_LIBS   = $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
-# How the helper binary links its libraries.  static (the default): OpenSSL,
-# libevent and yajl are linked in (Debian's .a files), which spares every
-# login the dynamic relocation of libcrypto's ~4,000 symbols (13% of a TOTP
-# login's instructions, see make bench), and its ~17,000 relative relocations
-# are packed (DT_RELR); libjwt, only a shared library, is
-# opened by the device flow (engine/jwt_loader.c).  Rebuild the helper after
-# a security update of OpenSSL or libevent.  dynamic: every library shared.
-# Tests and fuzzers always link dynamically.
-HELPER_LINK  ?= static
+# How the helper binary links its libraries.  dynamic (the default): every
+# library shared, so the helper gets Debian's OpenSSL and libevent security
+# updates with apt, and one OpenSSL (under the wiping allocator) serves the
+# whole process.  static (opt-in): OpenSSL, libevent and yajl are linked in
+# (Debian's .a files), which spares every login the dynamic relocation of
+# libcrypto's ~4,000 symbols (13% of a TOTP login's instructions, see make
+# bench); but the helper must be rebuilt after every security update of
+# OpenSSL or libevent, and the device flow's libjwt (only a shared library,
+# opened by engine/jwt_loader.c) brings a second libcrypto.so into the
+# process, outside the wiping allocator.  make check builds it once
+# (make static-helper: build/static) and logs in with it.  Tests and
+# fuzzers link dynamically.
+HELPER_LINK  ?= dynamic
 ifeq ($(HELPER_LINK),static)
 HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o
 HELPER_BIN_LIBS = -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-Bstatic -levent_openssl \
@@ -71,7 +75,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
-.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper fuzz fuzz-smoke \
+.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper static-helper fuzz fuzz-smoke \
 	check-exports install uninstall clean format man deb
 .DEFAULT_GOAL := all
 
@@ -155,6 +159,12 @@ sanitizer-helper: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san-helper CFLAGS="$(SAN_HELPER_FLAGS)" \
 		HARDENING="" LDFLAGS="-fsanitize=address" $(BUILD)/san-helper/pam_authelia
 
+# The opt-in static build of the helper (HELPER_LINK=static), in a tree of its
+# own: make bench measures it, tests/integration/test_static_helper.py logs in with it.
+static-helper: deps
+	@$(MAKE) --no-print-directory HELPER_LINK=static BUILD=$(BUILD)/static \
+		$(BUILD)/static/pam_authelia
+
 # The stand-in helper's executable front (the shim cannot execute a script).
 $(BUILD)/tests/stand_in_wrapper: tests/stand_in_wrapper.c | deps
 	@mkdir -p $(dir $@)
@@ -215,8 +225,14 @@ $(BUILD)/tests/bench_sandbox: tests/bench/bench_sandbox.c $(BUILD)/obj/libhelper
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HELPER_CFLAGS) -o $@ $< $(BUILD)/obj/libhelper.a $(HELPER_LIBS)
 
+# The login benchmark runs for both builds of the helper: the default (dynamic)
+# and HELPER_LINK=static (make static-helper, in $(BUILD)/static): one table each.
 bench: all $(TEST_PROGRAMS) $(BUILD)/tests/bench_sandbox $(BUILD)/tests/bare_client
+	@$(MAKE) --no-print-directory static-helper
 	@tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
+	@echo
+	@PAM_AUTHELIA_HELPER="$(CURDIR)/$(BUILD)/static/pam_authelia" \
+		tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		tools/private_dev.sh /usr/bin/python3 tests/bench/bench_sandbox.py $${RUNS:-30}; \
 	else echo "sandbox benchmark skipped: it needs root (a private /dev/log)"; fi

@@ -19,6 +19,7 @@
 #include "sandbox.h"
 #include "tls.h"
 #include "../protocol/binary_path.h"
+#include "jwt_loader.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -293,6 +294,11 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 		finding(d, FINDING_OK, "%s: options valid (url=%s auth-level=%s timeout=%u)", where,
 			config.url, auth_level_name(config.auth_level), config.timeout);
 	}
+	if (config.oauth2_client_id != NULL && jwt_loader_open(err, sizeof(err)) != 0)
+		finding(d, FINDING_FAIL,
+			"%s: %s; fix: install libjwt0 (apt-get install libjwt0), or rebuild the "
+			"helper with the default HELPER_LINK=dynamic",
+			where, err);
 	if (config.secret_inline)
 		finding(
 		    d, FINDING_WARN,

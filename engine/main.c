@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "doctor.h"
+#include "jwt_loader.h"
 #include "log.h"
 #include "sandbox.h"
 #include "secure_alloc.h"
@@ -122,7 +123,7 @@ static int run_by_hand(int argc, char **argv)
 	char sandbox_err[SANDBOX_ERROR_SIZE];
 	char argument[OPTION_MAX_ARGUMENT + 64];
 	int check = 0, rc = 1;
-	SSL_CTX *tls;
+	SSL_CTX *tls = NULL;
 
 	log_open(true);
 	config_init(&config);
@@ -174,8 +175,10 @@ static int run_by_hand(int argc, char **argv)
 		return usage(stderr);
 	}
 	if (config_finish(&config, err) != 0 ||
-	    (tls = tls_context_new(config.ca_cert, err)) == NULL) {
+	    (tls = tls_context_new(config.ca_cert, err)) == NULL ||
+	    (config.oauth2_client_id != NULL && jwt_loader_open(err, sizeof(err)) != 0)) {
 		fprintf(stderr, "pam_authelia: %s\n", err);
+		SSL_CTX_free(tls);
 	} else {
 		printf("configuration OK\nurl=%s\nauth-level=%s\ncookie-name=%s\nca-cert=%s\n"
 		       "timeout=%u\nmethod-priority=",

@@ -11,6 +11,7 @@
  */
 #include "machine.h"
 #include "../engine/sandbox.h"
+#include "../engine/jwt_loader.h"
 #include "../engine/secure_alloc.h"
 #include "../engine/session.h"
 #include "../engine/tls.h"
@@ -95,6 +96,12 @@ static void receive_start(struct session *session)
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		return;
 	}
+	/* A helper that could never verify an ID token fails now, not after
+	 * the user approved on a phone (the static build opens libjwt). */
+	if (session->config.oauth2_client_id != NULL && jwt_loader_open(err, sizeof(err)) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		return;
+	}
 	session_arm_timeout(session, session->config.timeout);
 	/* 1FA needs its requests one after the other; the other flows overlap two
 	 * (user info and session state, or the device grant and OIDC discovery). */
@@ -154,7 +161,8 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 		/* An option lost to a failed copy could weaken the login (ca-cert):
 		 * fail closed. */
 		if (argument == NULL)
-			machine_fail(session, RESULT_SERVICE_ERR, "out of memory receiving an option");
+			machine_fail(session, RESULT_SERVICE_ERR,
+				     "out of memory receiving an option");
 		else if (config_apply(&session->config, argument, err) != 0)
 			machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
 		secret_free(&argument);
