@@ -293,7 +293,8 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		/* The helper runs in "/", not in the application's directory. */
 		if (value[0] != '/') {
 			snprintf(err, OPTION_ERROR_SIZE,
-				 "ca-cert must be an absolute path, got \"%s\"", text_shown(value, buf));
+				 "ca-cert must be an absolute path, got \"%s\"",
+				 text_shown(value, buf));
 			return -1;
 		}
 		/* A copy that fails must fail the login: without ca-cert the

@@ -1,10 +1,9 @@
 /*
- * binary_path.h -- the rule for the helper binary (and for ca-cert, below): what the module enforces
- * before it starts the helper, and what `pam_authelia --check` reports.  The
- * path is resolved one name at a time; every directory a name is looked up in
- * (symlinks followed, from "/" down) must be owned by root and writable by
- * root only, as OpenSSH's safe_path() checks; the file must be a regular
- * executable owned by root (or the effective user) and writable by its owner
+ * binary_path.h -- the rule for the helper binary (and for ca-cert, below): what the module
+ * enforces before it starts the helper, and what `pam_authelia --check` reports.  The path is
+ * resolved one name at a time; every directory a name is looked up in (symlinks followed, from "/"
+ * down) must be owned by root and writable by root only, as OpenSSH's safe_path() checks; the file
+ * must be a regular executable owned by root (or the effective user) and writable by its owner
  * only.  The module usually runs as root: a helper others can replace, or a
  * symlink others can point at /bin/sh, would be a root shell.  libc only.
  */

@@ -35,7 +35,8 @@ static int password_prompt_frame(struct session *session, const struct frame *fr
 		}
 		session->password = secret_dup(frame->payload, frame->len);
 		if (session->password == NULL)
-			machine_fail(session, RESULT_SERVICE_ERR, "out of memory at the password prompt");
+			machine_fail(session, RESULT_SERVICE_ERR,
+				     "out of memory at the password prompt");
 		else
 			machine_goto(session, STATE_FIRST_FACTOR);
 		return 0;
