@@ -59,14 +59,15 @@ HELPER_BIN_OBJ  =
 HELPER_BIN_LIBS = $(HELPER_LIBS)
 endif
 
-PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c protocol/shown.c
+PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c protocol/shown.c \
+		protocol/audit.c
 SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
-		shim/helper_process.c shim/relay.c
+		shim/helper_process.c shim/relay.c shim/shim_audit.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
 		engine/http_client.c engine/authelia_api.c engine/qr.c engine/oidc.c \
 		engine/jwt_loader.c engine/channel.c engine/session.c engine/secret_file.c \
 		engine/pam_file.c engine/doctor.c engine/ca_store.c engine/sandbox.c \
-		engine/file_read.c
+		engine/file_read.c engine/authz.c
 STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

@@ -3,6 +3,7 @@
  * URLs are parsed by libevent's URI parser, not by hand.
  */
 #include "config.h"
+#include "authz.h"
 #include "secret_file.h"
 #include "secure_alloc.h"
 #include "../protocol/shown.h"
@@ -17,6 +18,7 @@ static const char *const auth_level_names[] = {
     [AUTH_LEVEL_1FA] = "1FA",
     [AUTH_LEVEL_2FA] = "2FA",
     [AUTH_LEVEL_1FA_2FA] = "1FA+2FA",
+    [AUTH_LEVEL_POLICY] = "policy",
 };
 
 static const char *const method_names[] = {
@@ -67,6 +69,8 @@ void config_free(struct config *config)
 	secret_free(&config->oauth2_client_secret);
 	free(config->oauth2_client_secret_file);
 	free(config->oauth2_scope);
+	free(config->authz_url);
+	free(config->authz_endpoint);
 	memset(config, 0, sizeof(*config));
 }
 
@@ -141,7 +145,10 @@ static int set_auth_level(struct config *config, const char *value, char err[OPT
 			return 0;
 		}
 	}
-	snprintf(err, OPTION_ERROR_SIZE, "invalid auth level \"%s\": must be 1FA, 2FA, or 1FA+2FA",
+	/* The guide's words, then ours (README, "The reference module's texts"). */
+	snprintf(err, OPTION_ERROR_SIZE,
+		 "invalid auth level \"%s\": must be 1FA, 2FA, or 1FA+2FA (or policy, with "
+		 "authz-url)",
 		 text_shown(value, buf));
 	return -1;
 }
@@ -353,6 +360,16 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		return 0;
 	case OPT_DEVICE_MAX_AGE:
 		return option_parse_seconds("device-max-age", value, &config->device_max_age, err);
+	case OPT_AUTHZ_URL:
+		if (authz_check_template(value, err) != 0)
+			return -1;
+		config->authz_url = strdup(value);
+		return 0;
+	case OPT_AUTHZ_ENDPOINT:
+		if (authz_check_endpoint(value, &config->authz_kind, err) != 0)
+			return -1;
+		config->authz_endpoint = strdup(value);
+		return 0;
 	case OPT_DEBUG:
 		config->debug = true;
 		return 0;
@@ -360,6 +377,40 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		break;
 	}
 	return -1;
+}
+
+/* The access check's options, against each other and the flow (contract s.7). */
+static int config_finish_authz(struct config *config, char err[OPTION_ERROR_SIZE])
+{
+	if (config->authz_url == NULL) {
+		if (config->auth_level == AUTH_LEVEL_POLICY)
+			snprintf(err, OPTION_ERROR_SIZE,
+				 "auth-level=policy needs authz-url: Authelia's access control "
+				 "decides about that URL whether a second factor is needed");
+		else if (config->authz_endpoint != NULL)
+			snprintf(err, OPTION_ERROR_SIZE,
+				 "authz-endpoint needs authz-url: without it nothing is asked");
+		else
+			return 0;
+		return -1;
+	}
+	/* A device-flow login leaves no cookie session whose access could be
+	 * asked about, and bearer authz is impossible for a device_code client. */
+	if (config->auth_level != AUTH_LEVEL_1FA &&
+	    config->methods[0] == METHOD_DEVICE_AUTHORIZATION && !config->device_after_password) {
+		snprintf(err, OPTION_ERROR_SIZE,
+			 "authz-url cannot check a login that starts with the device flow "
+			 "(method-priority leads with device_authorization): it leaves no "
+			 "Authelia session to ask about; fix: device-flow=after-password");
+		return -1;
+	}
+	if (config->authz_endpoint == NULL) {
+		config->authz_endpoint = strdup(AUTHZ_DEFAULT_ENDPOINT);
+		config->authz_kind = AUTHZ_AUTH_REQUEST;
+		if (config->authz_endpoint == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
@@ -425,5 +476,5 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 		config->methods[0] = METHOD_USER;
 		config->method_count = 1;
 	}
-	return 0;
+	return config_finish_authz(config, err);
 }

@@ -20,6 +20,7 @@ enum auth_level {
 	AUTH_LEVEL_1FA,
 	AUTH_LEVEL_2FA,
 	AUTH_LEVEL_1FA_2FA,
+	AUTH_LEVEL_POLICY, /* the password, then Authelia's access control decides */
 };
 
 enum method {
@@ -27,6 +28,13 @@ enum method {
 	METHOD_MOBILE_PUSH,
 	METHOD_DEVICE_AUTHORIZATION,
 	METHOD_USER,
+};
+
+/* Which headers an authz endpoint reads the target from (engine/authz.h). */
+enum authz_kind {
+	AUTHZ_AUTH_REQUEST, /* X-Original-URL and X-Original-Method */
+	AUTHZ_FORWARD_AUTH, /* X-Forwarded-Proto, -Host, -URI and -Method */
+	AUTHZ_CUSTOM,	    /* /api/authz/<name>: both sets (each reads its own) */
 };
 
 enum client_auth {
@@ -59,6 +67,11 @@ struct config {
 	 * start a login when method-priority leads with it. */
 	bool device_after_password;
 	unsigned device_max_age; /* seconds the approver's auth_time may be old */
+	/* authz-url: Authelia's access control is asked about this template,
+	 * filled for this host and service (engine/authz.h); NULL: not asked. */
+	char *authz_url;
+	char *authz_endpoint; /* default AUTHZ_DEFAULT_ENDPOINT */
+	enum authz_kind authz_kind;
 	bool debug;
 	int seen[OPT_COUNT];
 };

@@ -7,9 +7,16 @@
  * state in Authelia: GET /api/health, GET the discovery document, and one
  * POST /api/oidc/token with a made-up device code (Authelia authenticates
  * the client first: 401 invalid_client means wrong client credentials; a
- * refused code means the client got through).
+ * refused code means the client got through).  With authz-url it shows the
+ * URL a login on this host would ask about, for each service, and asks the
+ * authz endpoint about it without a session: 401 or 403 mean the endpoint
+ * answers, 400 that Authelia refuses the question (then the same question
+ * about url's own host tells the cookie domain from the rest), 404 or 405
+ * that the endpoint is not enabled; a custom endpoint is sent a POST, which
+ * only AuthRequest and ForwardAuth endpoints refuse (405).
  */
 #include "doctor.h"
+#include "authz.h"
 #include "config.h"
 #include "http_client.h"
 #include "json.h"
@@ -38,6 +45,7 @@
 #include <unistd.h>
 
 #define DOCTOR_MAX_TARGETS     16
+#define DOCTOR_MAX_QUESTIONS   8 /* access-check URLs per Authelia */
 #define DOCTOR_REQUEST_MS      10000
 #define DOCTOR_CLOCK_WARN_S    10
 #define DOCTOR_CLOCK_FAIL_S    60 /* the ID-token checks allow 60 s of skew */
@@ -47,12 +55,21 @@
 
 enum finding_level { FINDING_OK, FINDING_WARN, FINDING_FAIL };
 
+/* One URL an access check on this host would ask about, and where. */
+struct question {
+	struct authz_target target;
+	char *endpoint;
+	enum authz_kind kind;
+};
+
 /* One Authelia configuration to probe over the network (distinct url, CA, client). */
 struct target {
 	char *key;
 	char **argv;
 	int argc;
 	char *where;
+	struct question questions[DOCTOR_MAX_QUESTIONS];
+	size_t question_count;
 };
 
 struct doctor {
@@ -76,6 +93,9 @@ struct probe {
 	struct http_client *http;
 	bool device;
 	struct timeval started;
+	const struct target *target;
+	size_t question;	      /* the access-check question being probed */
+	struct authz_target own_host; /* https://<url's host>/ */
 };
 
 struct simulation {
@@ -195,8 +215,8 @@ static void check_module_file(struct doctor *d, const char *where, const char *m
 			where, module);
 }
 
-static void add_target(struct doctor *d, const struct config *config, const struct pam_entry *e,
-		       const char *where)
+static struct target *add_target(struct doctor *d, const struct config *config,
+				 const struct pam_entry *e, const char *where)
 {
 	char key[4096];
 	struct target *t;
@@ -214,9 +234,9 @@ static void add_target(struct doctor *d, const struct config *config, const stru
 		 device && config->secret_inline);
 	for (size_t i = 0; i < d->target_count; i++)
 		if (strcmp(d->targets[i].key, key) == 0)
-			return;
+			return &d->targets[i];
 	if (d->target_count == DOCTOR_MAX_TARGETS)
-		return;
+		return NULL;
 	t = &d->targets[d->target_count++];
 	t->key = strdup(key);
 	t->where = strdup(where);
@@ -232,16 +252,60 @@ static void add_target(struct doctor *d, const struct config *config, const stru
 		free(t->argv);
 		memset(t, 0, sizeof(*t));
 		d->target_count--;
+		return NULL;
 	}
+	return t;
 }
 
-/* Validates one pam_authelia.so line the way a login does. */
-static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_stack)
+/* The access check of a line with authz-url, for one service on this host:
+ * the URL it asks about (a finding), then a question for the probes. */
+static void check_access_url(struct doctor *d, const struct config *config, struct target *t,
+			     const char *where, const char *service)
+{
+	char err[OPTION_ERROR_SIZE];
+	struct authz_host host;
+	struct authz_target target;
+	struct question *q;
+
+	if (authz_host_names(AUTHZ_HOSTS_FILE, authz_template_wants_fqdn(config->authz_url), &host,
+			     err) != 0 ||
+	    authz_expand(config->authz_url, &host, service, &target, err) != 0) {
+		finding(d, FINDING_FAIL, "%s: service %s: %s%s", where, service, err,
+			strstr(err, "; fix: ") ? ""
+					       : "; fix: correct authz-url (see pam_authelia(8))");
+		return;
+	}
+	finding(d, FINDING_OK,
+		"%s: service %s on this host asks Authelia's access control about %s "
+		"(GET %s)",
+		where, service, target.url, config->authz_endpoint);
+	for (size_t i = 0; t != NULL && i < t->question_count; i++) {
+		if (strcmp(t->questions[i].target.url, target.url) == 0 &&
+		    strcmp(t->questions[i].endpoint, config->authz_endpoint) == 0) {
+			authz_target_free(&target);
+			return;
+		}
+	}
+	if (t == NULL || t->question_count == DOCTOR_MAX_QUESTIONS) {
+		authz_target_free(&target);
+		return;
+	}
+	q = &t->questions[t->question_count++];
+	q->target = target;
+	q->endpoint = strdup(config->authz_endpoint);
+	q->kind = config->authz_kind;
+}
+
+/* Validates one pam_authelia.so line the way a login does; service is the PAM
+ * service whose stack holds it (authz-url's %s). */
+static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_stack,
+		       const char *service)
 {
 	char where[300],
 	    err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
 	const char *binary = OPTION_DEFAULT_BINARY;
 	struct config config;
+	bool seen = false;
 	SSL_CTX *tls;
 	int rc = 0;
 
@@ -257,9 +321,8 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 		config_free(&config);
 	}
 	for (size_t i = 0; i < d->seen_count; i++)
-		if (strcmp(d->seen_lines[i], where) == 0)
-			return;
-	if (d->seen_count < sizeof(d->seen_lines) / sizeof(d->seen_lines[0]))
+		seen |= strcmp(d->seen_lines[i], where) == 0;
+	if (!seen && d->seen_count < sizeof(d->seen_lines) / sizeof(d->seen_lines[0]))
 		snprintf(d->seen_lines[d->seen_count++], sizeof(d->seen_lines[0]), "%s", where);
 
 	config_init(&config);
@@ -274,6 +337,14 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 	}
 	if (rc == 0)
 		rc = config_finish(&config, err);
+	if (seen) {
+		/* Reported with the first service; its access URL differs by service. */
+		if (rc == 0 && config.authz_url != NULL)
+			check_access_url(d, &config, add_target(d, &config, e, where), where,
+					 service);
+		config_free(&config);
+		return;
+	}
 	if (rc != 0) {
 		finding(d, FINDING_FAIL, "%s: %s; fix: correct the option (see pam_authelia(8))",
 			where, err);
@@ -312,8 +383,11 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 			config.oauth2_client_secret_file);
 	check_module_file(d, where, e->module);
 	check_binary(d, where, binary);
-	if (tls != NULL)
-		add_target(d, &config, e, where);
+	if (tls != NULL) {
+		struct target *t = add_target(d, &config, e, where);
+		if (config.authz_url != NULL)
+			check_access_url(d, &config, t, where, service);
+	}
 	config_free(&config);
 }
 
@@ -444,7 +518,7 @@ static void check_service(struct doctor *d, const char *path)
 			if (!loads)
 				finding(d, FINDING_OK, "%s loads pam_authelia.so", path);
 			loads = true;
-			check_line(d, &stack->entries[i], sshd);
+			check_line(d, &stack->entries[i], sshd, base);
 		}
 		if (loads) {
 			d->loading_files++;
@@ -768,6 +842,141 @@ static void probe_token(struct probe *p, const struct http_response *r)
 	json_free(root);
 }
 
+/* Asks about the current question (purpose HTTP_AUTHZ), about url's own host
+ * (HTTP_AUTHZ_OWN_HOST) or with POST (HTTP_AUTHZ_METHOD); no session. */
+static bool probe_authz_send(struct probe *p, enum http_purpose purpose)
+{
+	const struct question *q = &p->target->questions[p->question];
+	const struct authz_target *about =
+	    purpose == HTTP_AUTHZ_OWN_HOST ? &p->own_host : &q->target;
+
+	if (about->url == NULL || about->host == NULL || about->path == NULL)
+		return false;
+	free(p->config.authz_endpoint);
+	p->config.authz_endpoint = strdup(q->endpoint);
+	p->config.authz_kind = q->kind;
+	return p->config.authz_endpoint != NULL &&
+	       authz_send(p->http, &p->config, about, NULL, purpose,
+			  purpose == HTTP_AUTHZ_METHOD) == 0;
+}
+
+/* The next access-check question, or the end. */
+static void probe_next_question(struct probe *p, bool first)
+{
+	if (!first)
+		p->question++;
+	if (p->question >= p->target->question_count || !probe_authz_send(p, HTTP_AUTHZ))
+		probe_done(p);
+}
+
+/* A custom endpoint: is it AuthRequest or ForwardAuth?  Then the next question. */
+static void probe_method_or_next(struct probe *p)
+{
+	if (p->target->questions[p->question].kind != AUTHZ_CUSTOM ||
+	    !probe_authz_send(p, HTTP_AUTHZ_METHOD))
+		probe_next_question(p, false);
+}
+
+static void probe_authz(struct probe *p, const struct http_response *r)
+{
+	struct doctor *d = p->doctor;
+	const struct question *q = &p->target->questions[p->question];
+	const char *url = q->target.url, *endpoint = q->endpoint;
+	bool asks = r->headers != NULL && evhttp_find_header(r->headers, "WWW-Authenticate");
+
+	if (r->status == 401 && !asks) {
+		finding(d, FINDING_OK,
+			"%s: %s answers about %s (status 401 without a session: a login is needed)",
+			p->config.url, endpoint, url);
+	} else if (r->status == 403) {
+		finding(d, FINDING_WARN,
+			"%s: %s denies %s before any login (status 403: a deny rule without "
+			"subject, or default_policy, comes first for this host's address): no "
+			"login may succeed there; fix: put the rules for the users who may log in "
+			"above it",
+			p->config.url, endpoint, url);
+	} else if (r->status == 200) {
+		finding(d, FINDING_WARN,
+			"%s: a bypass rule matches %s (status 200 without a session): every user "
+			"whose password is right logs in, with one factor; fix: keep bypass rules "
+			"away from the pseudo-hosts of authz-url",
+			p->config.url, url);
+	} else if (r->status == 400) {
+		/* Which precondition?  The same question about url's own host. */
+		if (!probe_authz_send(p, HTTP_AUTHZ_OWN_HOST))
+			probe_done(p);
+		return;
+	} else if (r->status == 404 || r->status == 405) {
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: authz-endpoint %s is not enabled (status %d); fix: list it under "
+		    "server.endpoints.authz (an entry there replaces the default endpoints) with "
+		    "implementation AuthRequest or ForwardAuth",
+		    p->config.url, endpoint, r->status);
+		probe_next_question(p, false);
+		return;
+	} else if ((r->status == 401 && asks) || r->status == 407) {
+		finding(d, FINDING_FAIL,
+			"%s: %s asks for credentials (status %d), so it does not read the session "
+			"cookie; fix: give it the CookieSession strategy (server.endpoints.authz)",
+			p->config.url, endpoint, r->status);
+	} else {
+		finding(d, r->status >= 500 ? FINDING_FAIL : FINDING_WARN,
+			"%s: %s answered status %d about %s; fix: url must be Authelia's own URL "
+			"and Authelia must be up",
+			p->config.url, endpoint, r->status, url);
+	}
+	probe_method_or_next(p);
+}
+
+static void probe_authz_own_host(struct probe *p, const struct http_response *r)
+{
+	struct doctor *d = p->doctor;
+	const struct question *q = &p->target->questions[p->question];
+
+	if (r->status == 400)
+		finding(
+		    d, FINDING_FAIL,
+		    "%s: Authelia refuses to be asked about %s (status 400), and even about its "
+		    "own host %s; fix: url's host must lie within a session.cookies domain, and "
+		    "authz-endpoint %s must be an AuthRequest or ForwardAuth endpoint "
+		    "(Authelia's log says which)",
+		    p->config.url, q->target.url, p->config.url_host, q->endpoint);
+	else
+		finding(d, FINDING_FAIL,
+			"%s: Authelia refuses to be asked about %s (status 400, and %d for %s): %s "
+			"is not within the session.cookies domain that holds %s; fix: name hosts "
+			"under that domain in authz-url (e.g. %%h.ssh.<that domain>)",
+			p->config.url, q->target.url, r->status, p->own_host.url, q->target.host,
+			p->config.url_host);
+	probe_method_or_next(p);
+}
+
+static void probe_authz_method(struct probe *p, const struct http_response *r)
+{
+	struct doctor *d = p->doctor;
+	const char *endpoint = p->target->questions[p->question].endpoint;
+
+	if (r->status == 405)
+		finding(d, FINDING_OK,
+			"%s: authz-endpoint %s takes GET and HEAD only: an AuthRequest or "
+			"ForwardAuth endpoint",
+			p->config.url, endpoint);
+	else
+		finding(d, FINDING_FAIL,
+			"%s: authz-endpoint %s answers POST (status %d): an ExtAuthz or Legacy "
+			"endpoint, which judges another URL than authz-url's (ExtAuthz reads "
+			"Authelia's own Host); fix: implementation AuthRequest or ForwardAuth",
+			p->config.url, endpoint, r->status);
+	probe_next_question(p, false);
+}
+
+/* After the health and device-flow checks: the access-check questions. */
+static void probe_after(struct probe *p)
+{
+	probe_next_question(p, true);
+}
+
 static void probe_http_callback(const struct http_response *r, void *arg)
 {
 	struct probe *p = arg;
@@ -801,7 +1010,7 @@ static void probe_http_callback(const struct http_response *r, void *arg)
 		probe_clock(p, r->date);
 		if (!p->device || http_client_request(p->http, HTTP_DISCOVERY, OIDC_DISCOVERY_PATH,
 						      NULL, 0, DOCTOR_REQUEST_MS) != 0)
-			probe_done(p);
+			probe_after(p);
 		return;
 	case HTTP_DISCOVERY:
 		if (r->status != 200) {
@@ -823,11 +1032,20 @@ static void probe_http_callback(const struct http_response *r, void *arg)
 		oidc_discovery_free(&disc);
 		if (oidc_send_client_form(p->http, &p->config, HTTP_TOKEN, OIDC_TOKEN_PATH,
 					  pairs) != 0)
-			probe_done(p);
+			probe_after(p);
 		return;
 	case HTTP_TOKEN:
 		probe_token(p, r);
-		probe_done(p);
+		probe_after(p);
+		return;
+	case HTTP_AUTHZ:
+		probe_authz(p, r);
+		return;
+	case HTTP_AUTHZ_OWN_HOST:
+		probe_authz_own_host(p, r);
+		return;
+	case HTTP_AUTHZ_METHOD:
+		probe_authz_method(p, r);
 		return;
 	default:
 		probe_done(p);
@@ -837,7 +1055,7 @@ static void probe_http_callback(const struct http_response *r, void *arg)
 
 static void probe_target(struct doctor *d, struct event_base *base, const struct target *t)
 {
-	struct probe p = {.doctor = d, .base = base};
+	struct probe p = {.doctor = d, .base = base, .target = t};
 	char err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
 	char herr[HTTP_ERROR_SIZE];
 	SSL_CTX *tls = NULL;
@@ -851,6 +1069,11 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 		config_free(&p.config);
 		return; /* reported with the line */
 	}
+	/* The question about url's own host, when one about authz-url gets 400. */
+	if (asprintf(&p.own_host.url, "https://%s/", p.config.url_host) < 0)
+		p.own_host.url = NULL;
+	p.own_host.host = strdup(p.config.url_host);
+	p.own_host.path = strdup("/");
 	for (size_t i = 0; i < p.config.method_count; i++)
 		p.device |=
 		    p.config.methods[i] == METHOD_DEVICE_AUTHORIZATION ||
@@ -870,6 +1093,7 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 	/* let libevent finish what freeing the connection started */
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	SSL_CTX_free(tls);
+	authz_target_free(&p.own_host);
 	config_free(&p.config);
 }
 
@@ -932,6 +1156,10 @@ int doctor_main(int argc, char **argv)
 			probe_target(d, base, &d->targets[i]);
 		free(d->targets[i].key);
 		free(d->targets[i].where);
+		for (size_t q = 0; q < d->targets[i].question_count; q++) {
+			authz_target_free(&d->targets[i].questions[q].target);
+			free(d->targets[i].questions[q].endpoint);
+		}
 		for (int a = 0; a < d->targets[i].argc; a++)
 			free(d->targets[i].argv[a]);
 		free(d->targets[i].argv);

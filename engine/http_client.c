@@ -53,6 +53,8 @@ struct http_pending {
 	size_t body_len;    /* body is NULL for a GET */
 	char *content_type; /* POST only */
 	char *authorization;
+	struct http_header *headers; /* copies of the caller's */
+	size_t header_count;
 	bool reused;  /* went out on a connection opened before it */
 	bool retried; /* already sent again once */
 	bool sent;    /* went out on a connection whose TLS was up */
@@ -357,6 +359,11 @@ static void http_pending_free(struct http_pending *pending)
 	}
 	free(pending->content_type);
 	secret_free(&pending->authorization);
+	for (size_t i = 0; i < pending->header_count; i++) {
+		free((char *)pending->headers[i].name);
+		free((char *)pending->headers[i].value);
+	}
+	free(pending->headers);
 	free(pending);
 }
 
@@ -448,6 +455,9 @@ static int http_conn_send(struct http_conn *conn, struct http_pending *pending)
 		rc |= evhttp_add_header(headers, "X-Forwarded-For", client->rhost);
 	if (pending->authorization != NULL)
 		rc |= evhttp_add_header(headers, "Authorization", pending->authorization);
+	for (size_t i = 0; i < pending->header_count; i++)
+		rc |=
+		    evhttp_add_header(headers, pending->headers[i].name, pending->headers[i].value);
 	/* The cookie as it is now: what the answers before this one set. */
 	if (client->cookie_value != NULL) {
 		if (asprintf(&cookie, "%s=%s", client->cookie_name, client->cookie_value) < 0) {
@@ -542,6 +552,7 @@ static int http_client_dispatch(struct http_client *client, struct http_pending 
 int http_client_send(struct http_client *client, const struct http_request_spec *spec)
 {
 	struct http_pending *pending = calloc(1, sizeof(*pending)), **tail;
+	bool headers_failed = false;
 
 	if (pending == NULL)
 		return -1;
@@ -561,6 +572,16 @@ int http_client_send(struct http_client *client, const struct http_request_spec 
 	if (spec->authorization != NULL)
 		pending->authorization =
 		    secret_dup(spec->authorization, strlen(spec->authorization));
+	if (spec->header_count > 0) {
+		pending->headers = calloc(spec->header_count, sizeof(*pending->headers));
+		for (size_t i = 0; pending->headers != NULL && i < spec->header_count; i++) {
+			pending->header_count++;
+			pending->headers[i].name = strdup(spec->headers[i].name);
+			pending->headers[i].value = strdup(spec->headers[i].value);
+			if (pending->headers[i].name == NULL || pending->headers[i].value == NULL)
+				headers_failed = true;
+		}
+	}
 	if (spec->timeout_ms > 0) {
 		struct timeval tv = {.tv_sec = spec->timeout_ms / 1000,
 				     .tv_usec = (spec->timeout_ms % 1000) * 1000};
@@ -575,6 +596,7 @@ int http_client_send(struct http_client *client, const struct http_request_spec 
 	*tail = pending;
 	if ((spec->body != NULL && (pending->body == NULL || pending->content_type == NULL)) ||
 	    (spec->authorization != NULL && pending->authorization == NULL) ||
+	    (spec->header_count > 0 && (pending->headers == NULL || headers_failed)) ||
 	    (spec->timeout_ms > 0 && pending->deadline == NULL)) {
 		http_pending_free(pending);
 		return -1;
@@ -787,7 +809,8 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 		if (strcasecmp(kv->key, "Set-Cookie") == 0 && http_keep_cookie(client, kv->value))
 			response.cookie_rotated = true;
 	}
-	response.date = evhttp_find_header(evhttp_request_get_input_headers(req), "Date");
+	response.headers = evhttp_request_get_input_headers(req);
+	response.date = evhttp_find_header(response.headers, "Date");
 	input = evhttp_request_get_input_buffer(req);
 	response.body_len = evbuffer_get_length(input);
 	body = malloc(response.body_len + 1);

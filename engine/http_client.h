@@ -30,7 +30,7 @@
 #define HTTP_MAX_HEADERS	(16 * 1024)
 #define HTTP_REQUEST_TIMEOUT_MS 30000
 #define HTTP_ERROR_SIZE		256
-#define HTTP_MAX_CONNECTIONS	2
+#define HTTP_MAX_CONNECTIONS	3
 
 /* What a request is for, so the state receiving the response knows. */
 enum http_purpose {
@@ -45,6 +45,9 @@ enum http_purpose {
 	HTTP_JWKS,
 	HTTP_TOKEN,
 	HTTP_USERINFO,
+	HTTP_AUTHZ,	     /* GET <authz-endpoint>: may this session access the authz URL? */
+	HTTP_AUTHZ_OWN_HOST, /* pam_authelia --check: the same about url's own host */
+	HTTP_AUTHZ_METHOD,   /* pam_authelia --check: POST, which only some implementations take */
 };
 
 /* Why a request got no usable response (see README, "PAM return codes"). */
@@ -69,6 +72,9 @@ struct http_response {
 	 * have received it (a failure before, such as a refused connect or a
 	 * failed handshake, leaves it false). */
 	bool sent;
+	/* Every response header, valid during the callback only (NULL without a
+	 * response); read with evhttp_find_header or TAILQ_FOREACH. */
+	const struct evkeyvalq *headers;
 };
 
 typedef void (*http_response_cb)(const struct http_response *response, void *arg);
@@ -90,6 +96,12 @@ int http_client_start(struct http_client *client, SSL_CTX *tls, unsigned connect
 void http_client_connect(struct http_client *client);
 void http_client_free(struct http_client *client);
 
+/* A request header of the caller's own; values are sent as they are, so the
+ * caller checks anything that comes from a user (no CR, LF or NUL). */
+struct http_header {
+	const char *name, *value;
+};
+
 /*
  * Queues a request: GET when body is NULL, else POST with the body (JSON
  * unless content_type says otherwise).  The response (or failure) arrives
@@ -102,8 +114,10 @@ struct http_request_spec {
 	const char *path; /* below the url's path */
 	const char *body;
 	size_t body_len;
-	const char *content_type;  /* default application/json */
-	const char *authorization; /* an Authorization header value (secret), or NULL */
+	const char *content_type;	   /* default application/json */
+	const char *authorization;	   /* an Authorization header value (secret), or NULL */
+	const struct http_header *headers; /* header_count more headers, in order */
+	size_t header_count;
 	unsigned timeout_ms;
 };
 int http_client_send(struct http_client *client, const struct http_request_spec *spec);

@@ -9,6 +9,7 @@
  * itself and prints what it got; secrets are never taken from the command
  * line.
  */
+#include "authz.h"
 #include "config.h"
 #include "doctor.h"
 #include "jwt_loader.h"
@@ -107,12 +108,32 @@ static int usage(FILE *out)
 	    "usage: pam_authelia --check [--pam-file FILE] [--sshd-config FILE]\n"
 	    "       pam_authelia --check --url URL [--auth-level LEVEL] [--cookie-name NAME]\n"
 	    "                    [--ca-cert FILE] [--timeout SECONDS] [--method-priority LIST]\n"
-	    "                    [--oauth2-client-id ID] [--oauth2-scope LIST] [--debug]\n"
+	    "                    [--oauth2-client-id ID] [--oauth2-scope LIST] [--authz-url URL]\n"
+	    "                    [--authz-endpoint PATH] [--debug]\n"
 	    "       pam_authelia --version\n"
 	    "The first form checks this host (PAM files, sshd, Authelia): see pam_authelia(1).\n"
 	    "The second validates the options of one pam_authelia.so line the way a login does.\n"
 	    "Without arguments it speaks the module's framed protocol on fds 0 and 1.\n");
 	return 2;
+}
+
+/* authz-url filled for this host, as a login through sshd would fill it (the
+ * doctor's first form shows it for each service of the PAM files). */
+static void print_access_url(const struct config *config)
+{
+	char err[OPTION_ERROR_SIZE];
+	struct authz_host host;
+	struct authz_target target;
+
+	printf("authz-url=%s\nauthz-endpoint=%s\n", config->authz_url, config->authz_endpoint);
+	if (authz_host_names(AUTHZ_HOSTS_FILE, authz_template_wants_fqdn(config->authz_url), &host,
+			     err) != 0 ||
+	    authz_expand(config->authz_url, &host, "sshd", &target, err) != 0) {
+		printf("access check for service sshd on this host: %s\n", err);
+		return;
+	}
+	printf("access check for service sshd on this host: %s\n", target.url);
+	authz_target_free(&target);
 }
 
 /* Turns "--name value" / "--name=value" / "--debug" into module arguments. */
@@ -189,6 +210,8 @@ static int run_by_hand(int argc, char **argv)
 		printf("\noauth2-client-id=%s\noauth2-scope=%s\n",
 		       config.oauth2_client_id ? config.oauth2_client_id : "(none)",
 		       config.oauth2_scope);
+		if (config.authz_url != NULL)
+			print_access_url(&config);
 		/* The login's sandbox, applied to this process: what a login
 		 * would get on this machine, or why it would fail. */
 		fflush(stdout);

@@ -43,8 +43,9 @@
 #include <unistd.h>
 
 /* Descriptors beyond those open when the sandbox closes: the HTTPS
- * connections (one today, two planned) and one being replaced. */
-#define SANDBOX_SPARE_FDS 4
+ * connections (up to three: an access check with a second factor), the
+ * resolver's socket and one connection being replaced. */
+#define SANDBOX_SPARE_FDS 5
 #define SANDBOX_FD_SCAN	  128 /* the module leaves the helper fds 0-3 */
 
 /* --- Landlock, from <linux/landlock.h> of newer kernels than the build's --- */

@@ -15,8 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static const int session_signals[3] = {SIGTERM, SIGINT, SIGHUP};
+
+static long long session_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void session_timeout_callback(evutil_socket_t fd, short what, void *arg)
 {
@@ -139,9 +148,18 @@ static void session_problem_callback(enum channel_problem problem, const char *w
 		machine_channel_malformed(session, why);
 		return;
 	}
-	/* Nobody is left to tell: stop at once. */
-	if (!session->finished)
+	/* Nobody is left to tell: stop at once.  (The application is gone: its
+	 * death sends us SIGTERM too, which would have ended the login alike.) */
+	if (!session->finished) {
 		log_notice("%s in state %s; login abandoned", why, state_name(session->state));
+		if (!session->failing) {
+			snprintf(session->fail_reason, sizeof(session->fail_reason),
+				 "%s in state %s; login abandoned", why,
+				 state_name(session->state));
+			session->fail_state = session->state;
+		}
+		session_audit(session, session->failing ? session->result : RESULT_ABORT);
+	}
 	session->exit_code = 1;
 	event_base_loopbreak(session->base);
 }
@@ -178,6 +196,7 @@ int session_init(struct session *session, struct event_base *base, int in_fd, in
 	snprintf(session->rhost_log, sizeof(session->rhost_log), "-");
 	config_init(&session->config);
 	event_base_gettimeofday_cached(base, &session->started);
+	session->started_ms = session_monotonic_ms();
 	session->channel = channel_new(base, in_fd, out_fd, &callbacks, session);
 	session->timeout_event = evtimer_new(base, session_timeout_callback, session);
 	session->exit_event = evtimer_new(base, session_exit_callback, session);
@@ -266,11 +285,52 @@ static void session_cancel_events(struct session *session)
 		event_del(session->client_event);
 }
 
+void session_add_factor(struct session *session, const char *factor)
+{
+	size_t len = strlen(session->factors);
+
+	snprintf(session->factors + len, sizeof(session->factors) - len, "%s%s", len ? "," : "",
+		 factor);
+}
+
+void session_audit(struct session *session, enum auth_result result)
+{
+	char line[AUDIT_LINE_SIZE], pam[24];
+	bool failed = result != RESULT_SUCCESS;
+	struct audit_record record = {
+	    .user = session->user,
+	    .service = session->service,
+	    .rhost = session->rhost,
+	    .factors = session->factors,
+	    .result = auth_result_name(result),
+	    .pam = audit_pam_name(auth_result_pam_code(result), pam),
+	    .duration_ms = session_monotonic_ms() - session->started_ms,
+	    .state = failed ? state_name(session->fail_state) : NULL,
+	    /* A failure state reached without machine_fail() has no reason. */
+	    .reason = !failed			? NULL
+		      : session->fail_reason[0] ? session->fail_reason
+						: "unknown",
+	};
+
+	if (session->audited)
+		return;
+	session->audited = true;
+	audit_format(&record, line);
+	/* Like pam_unix: successes at info, failures at notice. */
+	if (failed)
+		log_notice("%s", line);
+	else
+		log_info("%s", line);
+}
+
 void session_finish(struct session *session, enum auth_result result)
 {
 	struct timeval flush = {.tv_sec = SESSION_FLUSH_TIMEOUT_MS / 1000,
 				.tv_usec = SESSION_FLUSH_TIMEOUT_MS % 1000 * 1000};
 
+	/* Before the result leaves: the shim writes no line of its own for a
+	 * result it receives. */
+	session_audit(session, result);
 	session_cancel_events(session);
 	secret_free(&session->password);
 	secret_free(&session->authtok);
@@ -309,6 +369,7 @@ void session_free(struct session *session)
 		SSL_CTX_free(session->tls);
 	tls_trust_free(&session->trust);
 	config_free(&session->config);
+	authz_target_free(&session->authz);
 	free(session->service);
 	free(session->user);
 	free(session->rhost);

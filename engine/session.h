@@ -11,7 +11,9 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 
+#include "../protocol/audit.h"
 #include "../states/machine.h"
+#include "authz.h"
 #include "channel.h"
 #include "config.h"
 #include "http_client.h"
@@ -29,6 +31,18 @@
 #define SESSION_MAX_USER     PROTOCOL_MAX_USER
 #define SESSION_MAX_PASSWORD PROTOCOL_MAX_PASSWORD
 #define SESSION_IP_SIZE	     46 /* INET6_ADDRSTRLEN */
+#define SESSION_REASON_SIZE  1280
+
+/*
+ * The factors a login passed, for the audit line's `factors`, in the order
+ * they passed: each state adds its own with session_add_factor() once
+ * Authelia accepted it and our checks of that answer held.
+ */
+#define FACTOR_PASSWORD "password" /* /api/firstfactor OK */
+#define FACTOR_TOTP	"totp"	   /* /api/secondfactor/totp OK, session regenerated */
+#define FACTOR_DUO	"duo"	   /* /api/secondfactor/duo OK, session regenerated */
+#define FACTOR_DEVICE	"device"   /* device flow approved and bound to the PAM user */
+/* (issue 12's access-control check adds its own, e.g. "authz") */
 
 struct session {
 	struct event_base *base;
@@ -50,6 +64,7 @@ struct session {
 	char *totp_code; /* secret */
 	int watch_fd;	 /* the client socket, or -1 */
 	bool hello_seen;
+	char option_error[OPTION_ERROR_SIZE]; /* the first bad option's, until FRAME_START */
 	/* The one prompt the shim may be answering, and the state that sent it. */
 	bool prompt_outstanding;
 	enum state_id prompt_owner;
@@ -59,8 +74,16 @@ struct session {
 	unsigned connections; /* how many requests of this flow can overlap */
 	bool connect_pending; /* TLS set-up and connecting wait for the first prompt */
 	struct user_info user_info;
-	/* What the user_info state has received so far (it waits for both). */
-	bool have_user_info, have_session_state;
+	/* What the user_info and access states have received so far (they wait
+	 * for several answers). */
+	bool have_user_info, have_session_state, have_access;
+	long long session_level; /* /api/state's authentication_level, once confirmed */
+
+	/* Authelia's access control (authz-url): the URL asked about, filled for
+	 * this host and service before the sandbox; url NULL when not asked. */
+	struct authz_target authz;
+	enum authz_verdict access; /* the last answer, once have_access */
+	bool device_second_factor; /* the second factor was the device flow */
 
 	/* The device flow. */
 	struct device_flow {
@@ -76,6 +99,7 @@ struct session {
 	} device;
 
 	struct timeval started;
+	long long started_ms; /* CLOCK_MONOTONIC, for the audit line's duration_ms */
 	struct event *timeout_event;
 	struct event *client_event;
 	struct event *signal_events[3];
@@ -86,6 +110,15 @@ struct session {
 	enum state_id state, next_state;
 	bool transition_pending, failing;
 	enum auth_result result;
+	/* The first failure's reason (machine_fail's line) and the state it
+	 * happened in, for the audit line. */
+	char fail_reason[SESSION_REASON_SIZE];
+	enum state_id fail_state;
+
+	/* The audit line (protocol/audit.h): the factors passed so far, and
+	 * whether the line was written (once per login). */
+	char factors[AUDIT_FACTORS_SIZE];
+	bool audited;
 
 	bool finished; /* the result is queued; the loop ends once it is out */
 	int exit_code; /* 0 once the result reached the shim */
@@ -117,7 +150,18 @@ int session_prompt(struct session *session, enum frame_type type, const char *te
 int session_connect(struct session *session);
 /* Watches fd for hang-up (EV_CLOSED, one-shot). */
 int session_watch_client(struct session *session, int fd);
-/* Sends the result frame, cancels every event and ends the loop once sent. */
+/* Writes the audit line, sends the result frame, cancels every event and
+ * ends the loop once sent. */
 void session_finish(struct session *session, enum auth_result result);
+/* Records a factor the login passed (FACTOR_*), for the audit line. */
+void session_add_factor(struct session *session, const char *factor);
+/*
+ * The login's one audit line (protocol/audit.h): who, the factors passed,
+ * the result and the PAM code it becomes, the time since the helper started
+ * and, on failure, the state and reason machine_fail recorded.  Written once;
+ * session_finish writes it before the result leaves, so a result the shim
+ * receives always has its line.
+ */
+void session_audit(struct session *session, enum auth_result result);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "frame.h"
 
+#include <security/pam_appl.h>
 #include <string.h>
 
 static const struct {
@@ -26,14 +27,20 @@ static const struct {
     {FRAME_RESULT, "result"},
 };
 
-static const char *const result_names[] = {
-    [RESULT_SUCCESS] = "success",
-    [RESULT_AUTH_ERR] = "auth_err",
-    [RESULT_AUTHINFO_UNAVAIL] = "authinfo_unavail",
-    [RESULT_SERVICE_ERR] = "service_err",
-    [RESULT_CONV_ERR] = "conv_err",
-    [RESULT_ABORT] = "abort",
+/* Each result's name and the PAM code the shim returns for it: the one place
+ * that says so (the helper's audit line names the code from here too). */
+static const struct {
+	const char *name;
+	int pam_code;
+} results[] = {
+    [RESULT_SUCCESS] = {"success", PAM_SUCCESS},
+    [RESULT_AUTH_ERR] = {"auth_err", PAM_AUTH_ERR},
+    [RESULT_AUTHINFO_UNAVAIL] = {"authinfo_unavail", PAM_AUTHINFO_UNAVAIL},
+    [RESULT_SERVICE_ERR] = {"service_err", PAM_SERVICE_ERR},
+    [RESULT_CONV_ERR] = {"conv_err", PAM_CONV_ERR},
+    [RESULT_ABORT] = {"abort", PAM_ABORT},
 };
+#define RESULT_COUNT (sizeof(results) / sizeof(results[0]))
 
 int frame_type_is_known(int type)
 {
@@ -96,15 +103,22 @@ enum frame_parse_status frame_parse(const void *buf, size_t len, struct frame *f
 
 const char *auth_result_name(enum auth_result result)
 {
-	if ((unsigned)result >= sizeof(result_names) / sizeof(result_names[0]))
-		return "service_err";
-	return result_names[result];
+	if ((unsigned)result >= RESULT_COUNT)
+		return results[RESULT_SERVICE_ERR].name;
+	return results[result].name;
+}
+
+int auth_result_pam_code(enum auth_result result)
+{
+	if ((unsigned)result >= RESULT_COUNT)
+		return PAM_SERVICE_ERR;
+	return results[result].pam_code;
 }
 
 int auth_result_from_name(const char *name, size_t len, enum auth_result *result)
 {
-	for (size_t i = 0; i < sizeof(result_names) / sizeof(result_names[0]); i++) {
-		if (strlen(result_names[i]) == len && memcmp(result_names[i], name, len) == 0) {
+	for (size_t i = 0; i < RESULT_COUNT; i++) {
+		if (strlen(results[i].name) == len && memcmp(results[i].name, name, len) == 0) {
 			*result = (enum auth_result)i;
 			return 0;
 		}

@@ -9,7 +9,7 @@
  * is malformed, and a malformed frame ends the login (fail closed).
  *
  * This file is shared by the shim, the helper and the fuzz targets, so it uses
- * libc only.
+ * libc only (and libpam's header for the codes' values).
  */
 #ifndef PAM_AUTHELIA_FRAME_H
 #define PAM_AUTHELIA_FRAME_H
@@ -94,6 +94,8 @@ enum auth_result {
 };
 
 const char *auth_result_name(enum auth_result result);
+/* The PAM code the module returns for a result (an unknown one: PAM_SERVICE_ERR). */
+int auth_result_pam_code(enum auth_result result);
 /* Returns 0 and sets *result when name (len bytes) is a result name. */
 int auth_result_from_name(const char *name, size_t len, enum auth_result *result);
 

@@ -34,6 +34,8 @@ static const struct option_desc option_table[OPT_COUNT] = {
     [OPT_QR] = {.id = OPT_QR, .name = "qr", .takes_value = 1},
     [OPT_DEVICE_FLOW] = {.id = OPT_DEVICE_FLOW, .name = "device-flow", .takes_value = 1},
     [OPT_DEVICE_MAX_AGE] = {.id = OPT_DEVICE_MAX_AGE, .name = "device-max-age", .takes_value = 1},
+    [OPT_AUTHZ_URL] = {.id = OPT_AUTHZ_URL, .name = "authz-url", .takes_value = 1},
+    [OPT_AUTHZ_ENDPOINT] = {.id = OPT_AUTHZ_ENDPOINT, .name = "authz-endpoint", .takes_value = 1},
     [OPT_DEBUG] = {.id = OPT_DEBUG, .name = "debug", .takes_value = 0},
 };
 

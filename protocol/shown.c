@@ -9,7 +9,7 @@ const char *text_shown_n(const char *text, size_t len, char out[TEXT_SHOWN_SIZE]
 
 	for (; n < len && text[n] != '\0' && n < TEXT_SHOWN_MAX; n++) {
 		unsigned char c = (unsigned char)text[n];
-		out[n] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+		out[n] = (c >= 0x20 && c < 0x7f && c != '"' && c != '=') ? (char)c : '?';
 	}
 	/* Read before out[n] is written: out may be text. */
 	if (n < len && text[n] != '\0')

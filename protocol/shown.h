@@ -1,8 +1,10 @@
 /*
  * shown.h -- what a log line or an error message may show of a text that is
  * not ours (a user name, rhost, service, option or server string): printable
- * ASCII, with '"' and anything else as '?', at most TEXT_SHOWN_MAX bytes and
- * "..." after a cut.  One function for the shim and the helper.  libc only.
+ * ASCII, with '"', '=' and anything else as '?', at most TEXT_SHOWN_MAX bytes
+ * and "..." after a cut: it can neither end a quoted value nor forge a
+ * key=value pair of the audit line.  One function for the shim and the
+ * helper.  libc only.
  */
 #ifndef PAM_AUTHELIA_SHOWN_H
 #define PAM_AUTHELIA_SHOWN_H

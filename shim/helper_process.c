@@ -164,9 +164,6 @@ int helper_kill(struct helper *helper)
 
 	if (helper->pid < 0)
 		return status;
-	kill(helper->pid, SIGTERM);
-	if (helper_wait(helper, monotonic_ms() + SHIM_KILL_GRACE_MS, &status) == 0)
-		return status;
 	kill(helper->pid, SIGKILL);
 	while (waitpid(helper->pid, &status, 0) < 0 && errno == EINTR)
 		;

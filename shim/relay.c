@@ -23,6 +23,7 @@
 struct relay {
 	pam_handle_t *pamh;
 	struct helper *helper;
+	struct shim_audit *audit;
 	long long deadline_ms;
 	unsigned char *buf; /* FRAME_MAX_SIZE bytes from the helper */
 	size_t have;
@@ -150,12 +151,12 @@ static int handle_frame(struct relay *relay, const struct frame *frame)
 	int style = -1, rc;
 
 	if (relay->have_result) {
-		pam_syslog(relay->pamh, LOG_ERR, "helper sent a frame after its result");
+		shim_fail(relay->pamh, relay->audit, "helper sent a frame after its result");
 		return -1;
 	}
 	if (frame->type == FRAME_RESULT) {
 		if (auth_result_from_name(frame->payload, frame->len, &relay->result) != 0) {
-			pam_syslog(relay->pamh, LOG_ERR, "helper sent an unknown result");
+			shim_fail(relay->pamh, relay->audit, "helper sent an unknown result");
 			return -1;
 		}
 		relay->have_result = 1;
@@ -168,14 +169,15 @@ static int handle_frame(struct relay *relay, const struct frame *frame)
 		if (styles[i].type == frame->type)
 			style = styles[i].style;
 	if (style < 0) {
-		pam_syslog(relay->pamh, LOG_ERR, "helper sent an unexpected %s frame",
-			   frame_type_name(frame->type));
+		shim_fail(relay->pamh, relay->audit, "helper sent an unexpected %s frame",
+			  frame_type_name(frame->type));
 		return -1;
 	}
 	relay->messages++;
 	relay->message_bytes += frame->len;
 	if (relay->messages > SHIM_MAX_MESSAGES || relay->message_bytes > SHIM_MAX_MESSAGE_BYTES) {
-		pam_syslog(relay->pamh, LOG_ERR, "helper sent more messages than a login needs");
+		shim_fail(relay->pamh, relay->audit,
+			  "helper sent more messages than a login needs");
 		return -1;
 	}
 	text = strndup(frame->payload, frame->len);
@@ -197,25 +199,6 @@ static int handle_frame(struct relay *relay, const struct frame *frame)
 	return 0;
 }
 
-static int pam_code(enum auth_result result)
-{
-	switch (result) {
-	case RESULT_SUCCESS:
-		return PAM_SUCCESS;
-	case RESULT_AUTH_ERR:
-		return PAM_AUTH_ERR;
-	case RESULT_AUTHINFO_UNAVAIL:
-		return PAM_AUTHINFO_UNAVAIL;
-	case RESULT_CONV_ERR:
-		return PAM_CONV_ERR;
-	case RESULT_ABORT:
-		return PAM_ABORT;
-	case RESULT_SERVICE_ERR:
-	default:
-		return PAM_SERVICE_ERR;
-	}
-}
-
 /* Reads until EOF or the deadline.  0 on EOF; -1 protocol error; -2 deadline. */
 static int read_frames(struct relay *relay)
 {
@@ -231,8 +214,8 @@ static int read_frames(struct relay *relay)
 			enum frame_parse_status st =
 			    frame_parse(relay->buf, relay->have, &frame, &used, &why);
 			if (st == FRAME_PARSE_MALFORMED) {
-				pam_syslog(relay->pamh, LOG_ERR, "malformed frame from helper: %s",
-					   why);
+				shim_fail(relay->pamh, relay->audit,
+					  "malformed frame from helper: %s", why);
 				return -1;
 			}
 			if (st == FRAME_PARSE_INCOMPLETE)
@@ -248,8 +231,8 @@ static int read_frames(struct relay *relay)
 		n = recv(relay->helper->sock, relay->buf + relay->have,
 			 FRAME_MAX_SIZE - relay->have, 0);
 		if (n == 0 && relay->have > 0) {
-			pam_syslog(relay->pamh, LOG_ERR,
-				   "helper closed the channel in the middle of a frame");
+			shim_fail(relay->pamh, relay->audit,
+				  "helper closed the channel in the middle of a frame");
 			return -1;
 		}
 		if (n == 0)
@@ -263,60 +246,65 @@ static int read_frames(struct relay *relay)
 }
 
 int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_setup *setup,
-		long long deadline_ms)
+		long long deadline_ms, struct shim_audit *audit)
 {
-	struct relay relay = {.pamh = pamh, .helper = helper, .deadline_ms = deadline_ms};
+	struct relay relay = {
+	    .pamh = pamh, .helper = helper, .audit = audit, .deadline_ms = deadline_ms};
 	int status = -1, rc;
 
 	relay.buf = malloc(FRAME_MAX_SIZE);
 	if (relay.buf == NULL) {
 		helper_kill(helper);
+		shim_fail(pamh, audit, "out of memory");
 		return PAM_BUF_ERR;
 	}
 	/* A failed send means the helper is gone; reading tells why. */
 	send_setup(&relay, setup);
 	rc = read_frames(&relay);
 	if (rc == -2 && relay.have_result) {
-		pam_syslog(pamh, LOG_ERR, "helper did not exit after its result; killed it");
+		shim_fail(pamh, audit, "helper did not exit after its result; killed it");
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
 	} else if (rc == -2) {
 		/* Never PAM_AUTHINFO_UNAVAIL: a helper that was stopped (or a user who
 		 * timed it) must not choose the "Authelia is down" fallback. */
-		pam_syslog(pamh, LOG_ERR, "helper still running past timeout; killed it");
+		shim_fail(pamh, audit, "helper still running past timeout; killed it");
 		helper_kill(helper);
 		rc = PAM_AUTH_ERR;
 	} else if (rc == -1) {
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
 	} else if (helper_wait(helper, relay.deadline_ms, &status) != 0) {
-		pam_syslog(pamh, LOG_ERR, "helper closed its channel but did not exit; killed it");
+		shim_fail(pamh, audit, "helper closed its channel but did not exit; killed it");
 		helper_kill(helper);
 		rc = PAM_SERVICE_ERR;
 	} else if (status != -1 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
-			pam_syslog(pamh, LOG_ERR,
-				   "helper %s killed by signal %d (SIGSYS): its sandbox stopped a "
-				   "system call it must not make",
-				   setup->argv0, SIGSYS);
+			shim_fail(pamh, audit,
+				  "helper %s killed by signal %d (SIGSYS): its sandbox stopped a "
+				  "system call it must not make",
+				  setup->argv0, SIGSYS);
 		else if (WIFSIGNALED(status))
-			pam_syslog(pamh, LOG_ERR, "helper %s killed by signal %d", setup->argv0,
-				   WTERMSIG(status));
+			shim_fail(pamh, audit, "helper %s killed by signal %d", setup->argv0,
+				  WTERMSIG(status));
 		else if (WEXITSTATUS(status) == 127 && !relay.have_result)
-			pam_syslog(pamh, LOG_ERR, "helper %s could not be started", setup->argv0);
+			shim_fail(pamh, audit, "helper %s could not be started", setup->argv0);
 		else
-			pam_syslog(pamh, LOG_ERR, "helper %s exited with status %d", setup->argv0,
-				   WEXITSTATUS(status));
+			shim_fail(pamh, audit, "helper %s exited with status %d", setup->argv0,
+				  WEXITSTATUS(status));
 		rc = PAM_SERVICE_ERR;
 	} else if (!relay.have_result) {
-		pam_syslog(pamh, LOG_ERR, "helper %s exited without a result", setup->argv0);
+		shim_fail(pamh, audit, "helper %s exited without a result", setup->argv0);
 		rc = PAM_SERVICE_ERR;
 	} else {
-		rc = pam_code(relay.result);
+		rc = auth_result_pam_code(relay.result);
 		if (setup->debug)
 			pam_syslog(pamh, LOG_DEBUG, "helper result %s",
 				   auth_result_name(relay.result));
 	}
+	/* The helper wrote its audit line before it sent its result: that line
+	 * stands when the application gets the code it named. */
+	audit->helper_logged = relay.have_result && rc == auth_result_pam_code(relay.result);
 	explicit_bzero(relay.buf, FRAME_MAX_SIZE);
 	free(relay.buf);
 	return rc;

@@ -10,13 +10,14 @@
 #include <security/pam_modules.h>
 #include <sys/types.h>
 
+#include "../protocol/audit.h"
 #include "../protocol/binary_path.h"
 #include "../protocol/frame.h"
 #include "../protocol/options.h"
 
 /* How long the helper gets past timeout before the shim kills it. */
 #define SHIM_BACKSTOP_GRACE_MS 1000
-/* How long a helper gets to exit after SIGTERM before SIGKILL. */
+/* How long a helper gets to exit after its result. */
 #define SHIM_KILL_GRACE_MS 500
 /* Bounds on what a helper may push into the application's conversation. */
 #define SHIM_MAX_MESSAGES      64
@@ -50,7 +51,9 @@ int helper_start(struct helper *helper, int binary_fd, const char *argv0, int cl
 		 size_t errlen);
 /* Waits until the helper has exited or deadline_ms passes; 0 once reaped. */
 int helper_wait(struct helper *helper, long long deadline_ms, int *status);
-/* SIGTERM, a short wait, then SIGKILL; always reaps.  Returns the wait status. */
+/* SIGKILL and reap: the shim has decided, and nothing the helper did now
+ * (its audit line of an abandoned login) may say otherwise.  Returns the wait
+ * status. */
 int helper_kill(struct helper *helper);
 void helper_close(struct helper *helper);
 
@@ -64,7 +67,33 @@ struct relay_setup {
 	int debug;
 };
 long long monotonic_ms(void);
+struct shim_audit;
+/* Sets audit->helper_logged when the code returned is the helper's result's. */
 int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_setup *setup,
-		long long deadline_ms);
+		long long deadline_ms, struct shim_audit *audit);
+
+/*
+ * shim_audit.c -- the module's side of the audit line (protocol/audit.h).
+ * The helper writes the line of every login that ends with the result it
+ * sent; the module writes it for every other way pam_sm_authenticate ends
+ * (bad options, no helper, a crash, the backstop, a protocol violation), so
+ * each attempt has its line.
+ */
+#define SHIM_REASON_SIZE 512
+struct shim_audit {
+	long long started_ms;
+	const char *factors;	       /* AUDIT_FACTORS_NONE, or _UNKNOWN once a helper ran */
+	char reason[SHIM_REASON_SIZE]; /* the first failure's line */
+	int helper_logged;	       /* the helper's own line covers this attempt */
+};
+/* Logs one line at LOG_ERR through pam_syslog; the first becomes the reason. */
+void shim_fail(pam_handle_t *pamh, struct shim_audit *audit, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same reason, without a line of its own (the audit line says it). */
+void shim_reason(struct shim_audit *audit, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Writes the audit line for rc unless audit->helper_logged. */
+void shim_audit_write(pam_handle_t *pamh, const struct shim_audit *audit,
+		      const struct relay_setup *setup, int rc);
 
 #endif

@@ -2,6 +2,9 @@
  * choose_first_step.c -- decides how the login starts:
  *   1FA                               ask for the password
  *   1FA+2FA                           ask for the password
+ *   policy                            ask for the password (always: a bypass
+ *                                     rule never skips it), then Authelia's
+ *                                     access control decides (access_check)
  *   2FA                               first factor silently with PAM_AUTHTOK
  *   2FA or 1FA+2FA with method-priority leading with device_authorization:
  *                                     the device flow, no password at all

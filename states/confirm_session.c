@@ -70,6 +70,7 @@ bool session_state_confirmed(struct session *session, const struct http_response
 	}
 	log_debug("session confirmed: user \"%s\" authentication_level=%lld", session->user_log,
 		  level);
+	session->session_level = level;
 	return true;
 }
 

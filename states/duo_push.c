@@ -11,7 +11,8 @@
  * Authelia answers 200 "OK" with data.result ("enroll", "deny", "auth") when
  * no second factor happened; only 200 "OK" without data.result, with the new
  * session cookie Authelia sets whenever a push is approved, is an approval
- * (the session's user was confirmed after the password, see user_info.c).
+ * (the session's user was confirmed after the password, see user_info.c;
+ * with authz-url, access_recheck.c asks the access control again).
  * Pressing Enter early changes nothing: the push decides.
  */
 #include "machine.h"
@@ -86,5 +87,6 @@ static void duo_push_http(struct session *session, const struct http_response *r
 		    "regenerates the session after every second factor it accepts; refused");
 		return;
 	}
-	machine_goto(session, STATE_SUCCESS);
+	session_add_factor(session, FACTOR_DUO);
+	second_factor_done(session, false);
 }

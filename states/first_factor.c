@@ -6,7 +6,8 @@
  * out to have been closed).  Authelia answers every failure, a ban included,
  * with 401 and pads every answer to at least 250 ms, so no delay of our own is
  * added.  Next: 1FA confirms the session alone; the other levels read the
- * enrolled methods and confirm the session at the same time (user_info).
+ * enrolled methods and confirm the session at the same time (user_info); with
+ * authz-url, Authelia's access control is asked beside both (access_check).
  */
 #include "machine.h"
 #include "../engine/authelia_api.h"
@@ -71,7 +72,10 @@ static void first_factor_http(struct session *session, const struct http_respons
 	if (!machine_reply_factor(session, response, what, FIRST_FACTOR_FAILED, &reply))
 		return;
 	authelia_reply_free(&reply);
-	if (session->config.auth_level == AUTH_LEVEL_1FA)
+	session_add_factor(session, FACTOR_PASSWORD);
+	if (session->authz.url != NULL)
+		machine_goto(session, STATE_ACCESS_CHECK);
+	else if (session->config.auth_level == AUTH_LEVEL_1FA)
 		machine_goto(session, STATE_CONFIRM_SESSION);
 	else
 		machine_goto(session, STATE_USER_INFO);

@@ -78,6 +78,7 @@ static void identity_binding_http(struct session *session, const struct http_res
 		log_debug("device identity verified: claim \"" OIDC_USERNAME_CLAIM
 			  "\" == pam username \"%s\"",
 			  session->user_log);
-		machine_goto(session, STATE_SUCCESS);
+		session_add_factor(session, FACTOR_DEVICE);
+		second_factor_done(session, true);
 	}
 }

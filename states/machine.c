@@ -23,6 +23,8 @@ static const struct state_entry *const state_table[STATE_COUNT] = {
     [STATE_DEVICE_AUTHORIZATION] = &state_device_authorization_entry,
     [STATE_DEVICE_POLL] = &state_device_poll_entry,
     [STATE_IDENTITY_BINDING] = &state_identity_binding_entry,
+    [STATE_ACCESS_CHECK] = &state_access_check_entry,
+    [STATE_ACCESS_RECHECK] = &state_access_recheck_entry,
     [STATE_SUCCESS] = &state_success_entry,
     [STATE_FAILURE] = &state_failure_entry,
 };
@@ -42,6 +44,8 @@ static const char *const state_names[STATE_COUNT] = {
     [STATE_DEVICE_AUTHORIZATION] = "device_authorization",
     [STATE_DEVICE_POLL] = "device_poll",
     [STATE_IDENTITY_BINDING] = "identity_binding",
+    [STATE_ACCESS_CHECK] = "access_check",
+    [STATE_ACCESS_RECHECK] = "access_recheck",
     [STATE_SUCCESS] = "success",
     [STATE_FAILURE] = "failure",
 };
@@ -67,17 +71,18 @@ void machine_goto(struct session *session, enum state_id next)
 void machine_fail(struct session *session, enum auth_result result, const char *fmt, ...)
 {
 	va_list ap;
-	char reason[768];
+	char *reason = session->fail_reason; /* the audit line repeats it */
 
 	if (session->failing || is_terminal(session->state))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	vsnprintf(reason, sizeof(session->fail_reason), fmt, ap);
 	va_end(ap);
 	if (result == RESULT_ABORT)
 		log_notice("%s", reason);
 	else
 		log_error("%s", reason);
+	session->fail_state = session->state;
 	session->failing = true;
 	session->result = result;
 	machine_goto(session, STATE_FAILURE);

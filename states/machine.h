@@ -9,6 +9,7 @@
 #ifndef PAM_AUTHELIA_MACHINE_H
 #define PAM_AUTHELIA_MACHINE_H
 
+#include "../engine/authz.h"
 #include "../engine/config.h"
 #include "../engine/log.h"
 #include "../protocol/frame.h"
@@ -30,6 +31,8 @@ enum state_id {
 	STATE_DEVICE_AUTHORIZATION, /* POST /api/oidc/device-authorization */
 	STATE_DEVICE_POLL,	    /* show the code, poll the token endpoint */
 	STATE_IDENTITY_BINDING,	    /* ID token and userinfo: the approver is the PAM user */
+	STATE_ACCESS_CHECK,	    /* authz, state (, user info) at once: may it log in here? */
+	STATE_ACCESS_RECHECK,	    /* the same question after the second factor */
 	STATE_SUCCESS,
 	STATE_FAILURE,
 	STATE_COUNT
@@ -71,6 +74,8 @@ extern const struct state_entry state_confirm_session_entry;
 extern const struct state_entry state_device_authorization_entry;
 extern const struct state_entry state_device_poll_entry;
 extern const struct state_entry state_identity_binding_entry;
+extern const struct state_entry state_access_check_entry;
+extern const struct state_entry state_access_recheck_entry;
 extern const struct state_entry state_success_entry;
 extern const struct state_entry state_failure_entry;
 
@@ -137,6 +142,26 @@ void machine_channel_malformed(struct session *session, const char *why);
  */
 int session_state_request(struct session *session);
 bool session_state_confirmed(struct session *session, const struct http_response *response);
+
+/*
+ * The user's enrolled methods (states/user_info.c), shared with access_check:
+ * sends POST /api/user/info; reads its answer into session->user_info and
+ * returns true, else fails the login.
+ */
+int user_info_request(struct session *session);
+bool user_info_received(struct session *session, const struct http_response *response);
+
+/*
+ * Authelia's access control (states/access_check.c), shared with
+ * access_recheck: sends the authz question about session->authz; reads its
+ * answer (AUTHZ_REFUSED: the login has been failed with the answer's result
+ * and one line naming the user, the URL and the status).
+ */
+int access_request(struct session *session);
+enum authz_verdict access_answer(struct session *session, const struct http_response *response);
+/* Where a login goes once its second factor is accepted: success, or the
+ * access check again when authz-url is set (states/access_recheck.c). */
+void second_factor_done(struct session *session, bool device);
 
 /*
  * OIDC discovery and the JWKS (states/device_poll.c): device_metadata_request

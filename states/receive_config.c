@@ -16,6 +16,7 @@
 #include "../engine/session.h"
 #include "../engine/tls.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,12 +66,37 @@ static int receive_watch_fd(struct session *session, const struct frame *frame)
 	return 0;
 }
 
+/* The URL Authelia's access control is asked about, filled for this host and
+ * service: the host names (and /etc/hosts for %H) are read now, as root,
+ * before the sandbox forbids opening files. */
+static int receive_authz_url(struct session *session)
+{
+	const char *template = session->config.authz_url;
+	char err[OPTION_ERROR_SIZE];
+	struct authz_host host;
+
+	if (authz_host_names(AUTHZ_HOSTS_FILE, authz_template_wants_fqdn(template), &host, err) !=
+		0 ||
+	    authz_expand(template, &host, session->service, &session->authz, err) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
+		return -1;
+	}
+	log_debug("access check: %s about %s (authz-endpoint, %s)", session->config.authz_endpoint,
+		  session->authz.url, authz_kind_name(session->config.authz_kind));
+	return 0;
+}
+
 static void receive_start(struct session *session)
 {
 	char err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
 
 	if (session->user == NULL || session->user[0] == '\0') {
 		machine_fail(session, RESULT_SERVICE_ERR, "the module sent no user name");
+		return;
+	}
+	if (session->option_error[0] != '\0') {
+		machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s",
+			     session->option_error);
 		return;
 	}
 	if (config_finish(&session->config, err) != 0) {
@@ -85,6 +111,8 @@ static void receive_start(struct session *session)
 			     session->user_log, SESSION_MAX_USER);
 		return;
 	}
+	if (session->config.authz_url != NULL && receive_authz_url(session) != 0)
+		return;
 	if (session->config.secret_inline)
 		log_warning(
 		    "oauth2-client-secret= is readable by every local user in the PAM file; "
@@ -104,8 +132,14 @@ static void receive_start(struct session *session)
 	}
 	session_arm_timeout(session, session->config.timeout);
 	/* 1FA needs its requests one after the other; the other flows overlap two
-	 * (user info and session state, or the device grant and OIDC discovery). */
-	session->connections = session->config.auth_level == AUTH_LEVEL_1FA ? 1 : 2;
+	 * (user info and session state, or the device grant and OIDC discovery);
+	 * the access check goes out beside the session state (1FA) and user info
+	 * (the others), so that it adds no wait of its own before the second
+	 * factor (README, "Central policy with Authelia's access control"). */
+	if (session->authz.url != NULL)
+		session->connections = session->config.auth_level == AUTH_LEVEL_1FA ? 2 : 3;
+	else
+		session->connections = session->config.auth_level == AUTH_LEVEL_1FA ? 1 : 2;
 	/* The client and its resolver; it connects (TCP + TLS) once the first
 	 * prompt is out, while the user is still typing. */
 	if (session_connect(session) != 0) {
@@ -156,15 +190,19 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 	}
 	switch (frame->type) {
 	case FRAME_OPTION:
+		/* The first bad option fails the login at FRAME_START, once the PAM
+		 * items (sent after the options) name whose login it was. */
+		if (session->option_error[0] != '\0')
+			return 0;
 		/* secret_dup: the argument may be oauth2-client-secret=... */
 		argument = secret_dup(frame->payload, frame->len);
 		/* An option lost to a failed copy could weaken the login (ca-cert):
-		 * fail closed. */
+		 * fail closed, at FRAME_START like any bad option. */
 		if (argument == NULL)
-			machine_fail(session, RESULT_SERVICE_ERR,
-				     "out of memory receiving an option");
+			snprintf(session->option_error, sizeof(session->option_error),
+				 "out of memory receiving an option");
 		else if (config_apply(&session->config, argument, err) != 0)
-			machine_fail(session, RESULT_SERVICE_ERR, "configuration error: %s", err);
+			snprintf(session->option_error, sizeof(session->option_error), "%s", err);
 		secret_free(&argument);
 		return 0;
 	case FRAME_SERVICE:

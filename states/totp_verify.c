@@ -4,7 +4,8 @@
  * with 200 "OK" after regenerating the session at level 2: that answer is its
  * decision, and the new session cookie it must carry is checked as well.  The
  * session's user and level 1 were confirmed after the password (user_info),
- * on the session this factor raised, so no request follows.
+ * on the session this factor raised, so no request follows, unless authz-url
+ * asks Authelia's access control again (access_recheck).
  */
 #include "machine.h"
 #include "../engine/authelia_api.h"
@@ -49,5 +50,6 @@ static void totp_verify_http(struct session *session, const struct http_response
 			     "the session after every second factor it accepts; refused");
 		return;
 	}
-	machine_goto(session, STATE_SUCCESS);
+	session_add_factor(session, FACTOR_TOTP);
+	second_factor_done(session, false);
 }

@@ -28,11 +28,16 @@ const struct state_entry state_user_info_entry = {
     .http = user_info_http,
 };
 
+int user_info_request(struct session *session)
+{
+	return http_client_request(session->http, HTTP_USER_INFO, AUTHELIA_USER_INFO, "", 0,
+				   HTTP_REQUEST_TIMEOUT_MS);
+}
+
 static void user_info_enter(struct session *session)
 {
 	session->have_user_info = session->have_session_state = false;
-	if (http_client_request(session->http, HTTP_USER_INFO, AUTHELIA_USER_INFO, "", 0,
-				HTTP_REQUEST_TIMEOUT_MS) != 0)
+	if (user_info_request(session) != 0)
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the user info request");
 	else if (session_state_request(session) != 0)
 		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the session state request");
@@ -66,25 +71,25 @@ static int user_info_read(yajl_val data, struct user_info *info, char err[JSON_E
 	return 0;
 }
 
-static void user_info_read_answer(struct session *session, const struct http_response *response)
+bool user_info_received(struct session *session, const struct http_response *response)
 {
 	struct authelia_reply reply;
 	char err[JSON_ERROR_SIZE];
 	struct user_info *info = &session->user_info;
 
 	if (!machine_reply(session, response, "user info fetch failed: user info", &reply))
-		return;
+		return false;
 	if (user_info_read(reply.data, info, err) != 0) {
 		authelia_reply_free(&reply);
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "user info fetch failed: user info: malformed response: %s", err);
-		return;
+		return false;
 	}
 	authelia_reply_free(&reply);
 	log_debug("user info method=\"%s\" has_totp=%s has_webauthn=%s has_duo=%s", info->method,
 		  info->has_totp ? "true" : "false", info->has_webauthn ? "true" : "false",
 		  info->has_duo ? "true" : "false");
-	session->have_user_info = true;
+	return true;
 }
 
 static void user_info_http(struct session *session, const struct http_response *response)
@@ -93,7 +98,8 @@ static void user_info_http(struct session *session, const struct http_response *
 		if (session_state_confirmed(session, response))
 			session->have_session_state = true;
 	} else if (response->purpose == HTTP_USER_INFO) {
-		user_info_read_answer(session, response);
+		if (user_info_received(session, response))
+			session->have_user_info = true;
 	} else {
 		machine_fail(session, RESULT_SERVICE_ERR,
 			     "unexpected HTTP response in state user_info");

@@ -69,7 +69,7 @@ suite integration-asan count_summary integration_asan \
 	tests/integration/test_device.py tests/integration/test_sshd.py \
 	tests/integration/test_reference_texts.py tests/integration/test_upstream_pam_suite.py \
 	tests/integration/test_doctor.py tests/integration/test_secret_file.py \
-	tests/integration/test_fail_closed.py
+	tests/integration/test_fail_closed.py tests/integration/test_access_control.py
 suite shim-valgrind count_summary env \
 	PAM_AUTHELIA_APP_PREFIX="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	tests/run_integration.sh tests/integration/test_shim.py

@@ -9,7 +9,7 @@ libqrencode-dev libjwt-dev libseccomp-dev libcmocka-dev clang libclang-rt-14-dev
 util-linux mount
 binutils ca-certificates openssl python3-cryptography zbar-tools openssh-server
 openssh-client python3-paramiko python3-pexpect python3-yaml sudo
-scdoc man-db groff-base dpkg-dev debhelper fakeroot lintian adduser"
+scdoc man-db groff-base dpkg-dev debhelper fakeroot lintian adduser systemd"
 
 missing=""
 for p in $PACKAGES; do

@@ -15,9 +15,16 @@ round trip).  Answers are instant unless a think time is given.
                1FA    TCP + TLS + firstfactor + state                     4
                TOTP   TCP + TLS + firstfactor + (user/info || state) + totp  5
                device TCP + TLS + device-authorization + token + userinfo  5
-               (discovery and the JWKS overlap); think time 300 ms: the
+               (discovery and the JWKS overlap)
+               policy, one factor (authz-url, a one_factor rule)
+                      TCP + TLS + firstfactor + (authz || state)         4
+               policy, TOTP (a two_factor rule)
+                      TCP + TLS + firstfactor + (authz || state || user/info)
+                      + totp + authz                                     6
+               think time 300 ms: the
                connections are up before the answers, so TOTP waits 2 RTT
-               after the password and 1 after the code: 60 ms
+               after the password and 1 after the code: 60 ms; policy with
+               TOTP 2 and 2 (the access check again after the code): 80 ms
   RTTs         (median wait at 20 ms - median wait at 0 ms) / 20 ms
   req, TLS     requests and TLS handshakes the double saw per login
   CPU, RSS     the helper's user+system time and peak RSS (wait4 rusage,
@@ -61,12 +68,16 @@ APP = BUILD / "tests" / "pam_test_app"
 BARE = BUILD / "tests" / "bare_client"
 BENCH = Path(__file__).resolve().parent
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+# BENCH_FLOWS=policy-1,policy-2 measures only those cells (and the rest of the report)
+FLOWS = os.environ.get("BENCH_FLOWS", "1FA,TOTP,device,policy-1,policy-2").split(",")
 RTT_MS = 20
 THINK = 0.3
-LIMITS = {"1FA": 4, "TOTP": 5, "device": 5}
+LIMITS = {"1FA": 4, "TOTP": 5, "device": 5, "policy-1": 4, "policy-2": 6}
 FLOW_ARGS = {
     "1FA": "auth-level=1FA",
     "TOTP": "auth-level=1FA+2FA",
+    "policy-1": "auth-level=policy authz-url=https://one.localhost/pam/%s",
+    "policy-2": "auth-level=policy authz-url=https://two.localhost/pam/%s",
     "device": "method-priority=device_authorization,user oauth2-client-id=pam-authelia "
               "oauth2-client-secret=s3cret-client",
 }
@@ -343,19 +354,21 @@ def main():
         bench = Bench(tmp)
         try:
             results = {}
-            for flow in ("1FA", "TOTP", "device"):
+            for flow in FLOWS:
                 for rtt in (0, RTT_MS):
                     results[(flow, rtt)] = sequential(bench, flow, rtt)
             think = sequential(bench, "TOTP", RTT_MS, THINK)
+            think_policy = (sequential(bench, "policy-2", RTT_MS, THINK)
+                            if "policy-2" in FLOWS else None)
             floor, helper = floor_and_helper(bench)
             load = [concurrent(bench, 32), concurrent(bench, 128)]
         finally:
             bench.close()
         gone = exits(tmp)
-    report(results, think, floor, helper, load, spawn_time(), gone)
+    report(results, think, think_policy, floor, helper, load, spawn_time(), gone)
 
 
-def report(results, think, floor, helper, load, spawn_ms, gone):
+def report(results, think, think_policy, floor, helper, load, spawn_ms, gone):
     print(f"pam_authelia login benchmark -- commit {commit()}, "
           f"{datetime.date.today()}, {os.cpu_count()} cores, {RUNS} logins a cell, "
           f"answers instant unless said")
@@ -386,14 +399,17 @@ def report(results, think, floor, helper, load, spawn_ms, gone):
               + " | ".join(f"{s:.1f}" for s in steps))
         return med
 
-    names = {"1FA": "1FA", "TOTP": "1FA+2FA TOTP", "device": "device flow + binding"}
-    for flow in ("1FA", "TOTP", "device"):
+    names = {"1FA": "1FA", "TOTP": "1FA+2FA TOTP", "device": "device flow + binding",
+             "policy-1": "policy, one factor", "policy-2": "policy, TOTP"}
+    for flow in FLOWS:
         zero = row(names[flow], 0, results[(flow, 0)], None)
         row(names[flow], RTT_MS, results[(flow, RTT_MS)], LIMITS[flow] * RTT_MS, zero)
     row("TOTP, 300 ms think", RTT_MS, think, 3 * RTT_MS)
+    if think_policy:
+        row("policy TOTP, 300 think", RTT_MS, think_policy, 4 * RTT_MS)
     print()
-    first = [r["steps"][0] for (flow, _), rows in results.items() if flow != "device"
-             for r in rows]
+    first = [r["steps"][0] for (flow, _), rows in results.items() if flow in ("1FA", "TOTP")
+             for r in rows] or [0]
     print(f"first prompt (pam_authenticate -> \"Password: \", 1FA and TOTP cells): median "
           f"{statistics.median(first):.2f} ms, p90 {pct(first, 90):.2f} ms; for scale, "
           f"spawning /bin/true here: median {spawn_ms:.2f} ms")

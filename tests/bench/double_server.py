@@ -9,6 +9,7 @@ line: "stats" -> {"requests", "handshakes", "cpu" (seconds of this process)}.
 It answers fast: no first-factor padding, device codes approved at once,
 TOTP codes accepted again within their time step (Authelia's
 totp.disable_reuse_security_policy), so one user can log in again and again.
+Its access control (for authz-url) has a one_factor host and a two_factor host.
 """
 import json
 import os
@@ -23,6 +24,9 @@ def main():
     certs = Path(sys.argv[1])
     double = AutheliaDouble(certs / "server.pem", certs / "server.key")
     double.totp_disable_reuse_policy = True
+    double.configure({"access_control": {"default_policy": "deny", "rules": [
+        {"domain": "one.localhost", "policy": "one_factor"},
+        {"domain": "two.localhost", "policy": "two_factor"}]}})
     user = double.add_user("john", "pw-john", method="totp")
     user.totp_secret = bytes.fromhex(sys.argv[2])
     print(double.port, flush=True)

@@ -58,13 +58,13 @@ class Login:
 
     def __init__(self, tmp_path, module_args, user="john", rhost=None, connect=None,
                  authtok=None, extra_fd=False, hostile_signals=False, setuid_caller=None,
-                 preexec=None):
+                 preexec=None, service=SERVICE):
         confdir = tmp_path / "pam.d"
         confdir.mkdir(exist_ok=True)
         # PAM_AUTHTOK can only be set by a module: pam_set_authtok.so prompts
         # for it the way pam_unix does (pam_get_authtok), as in a 2FA stack.
         stack = f"auth required {SET_AUTHTOK}\n" if authtok is not None else ""
-        (confdir / SERVICE).write_text(stack + f"auth required {SHIM} {module_args}\n")
+        (confdir / service).write_text(stack + f"auth required {SHIM} {module_args}\n")
         (confdir / "other").write_text("auth required pam_deny.so\n")
         cmd = APP_PREFIX + [str(APP)]
         if rhost:
@@ -75,7 +75,7 @@ class Login:
             cmd += ["--open-extra-fd"]
         if hostile_signals:
             cmd += ["--hostile-signals"]
-        cmd += [str(confdir), SERVICE, user]
+        cmd += [str(confdir), service, user]
         def become_setuid_caller():
             # What su or sudo look like: real ids and groups of the invoking
             # user (uid, gid), effective uid root.

@@ -38,7 +38,9 @@ class Sshd:
         self.created_run_sshd = False
         self.mounts = []
 
-    def start(self, login_grace=30):
+    def start(self, login_grace=30, preexec=None):
+        """preexec: run in sshd's process before it starts (a UTS namespace
+        with a host name of the test's own, say)."""
         t = self.dir
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(t / "hostkey")],
                        check=True)
@@ -83,7 +85,8 @@ ForceCommand echo LOGIN-OK user=$(id -un)
             os.mkdir("/run/sshd", 0o755)
             self.created_run_sshd = True
         self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(t / "sshd_config")],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"))
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"),
+                                     preexec_fn=preexec)
         deadline = time.monotonic() + 10
         while b"Server listening" not in self.log.read_bytes():
             if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -120,10 +123,12 @@ ForceCommand echo LOGIN-OK user=$(id -un)
             return f.read().decode(errors="replace")
 
 
-def login(port, user, answer, timeout=20):
+def login(port, user, answer, timeout=20, source=None):
     """A keyboard-interactive login with paramiko.  answer(prompt_text) gives
-    each reply.  Returns (authenticated, command output, prompts seen)."""
-    sock = socket.create_connection(("127.0.0.1", port))
+    each reply; source: the client's address (any 127.x.y.z).  Returns
+    (authenticated, command output, prompts seen)."""
+    sock = socket.create_connection(("127.0.0.1", port),
+                                    source_address=(source, 0) if source else None)
     t = paramiko.Transport(sock)
     t.start_client(timeout=10)
     seen = []

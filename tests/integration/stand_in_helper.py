@@ -101,6 +101,20 @@ elif SCENARIO == "hang":
 elif SCENARIO == "hang-ignoring-sigterm":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     time.sleep(3600)
+elif SCENARIO == "hang-logging-on-sigterm":
+    # What the real helper does when told to stop: writes its audit line of an
+    # abandoned login (result=abort) and exits.  The shim's backstop must not
+    # give it that chance: its own line says what the application got.
+    import syslog
+
+    def stop(signum, frame):
+        syslog.openlog("pam_authelia", syslog.LOG_PID, syslog.LOG_AUTHPRIV)
+        syslog.syslog(syslog.LOG_NOTICE, "audit: user=john service=pamtest rhost=- "
+                      "factors=none result=abort pam=PAM_ABORT duration_ms=1 "
+                      'state=password_prompt reason="stopped by signal Terminated"')
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    time.sleep(3600)
 elif SCENARIO == "crash":
     os.kill(os.getpid(), signal.SIGSEGV)
 elif SCENARIO == "exit-without-result":

@@ -14,6 +14,7 @@ import pexpect
 import pytest
 
 from conftest import HELPER, SHIM, wait_gone
+from test_audit import assert_no_secret, audits, expect, one_audit
 from test_device import _qr_to_pgm
 from sshd_harness import PASSWORD, Sshd, helper_pids, login, wait_for_helper
 
@@ -159,6 +160,45 @@ def test_client_socket_is_watched_under_sshd(sshd, authelia, certs, syslog):
     assert any("rhost=127.0.0.1" in t and "client-watch=on" in t for t in syslog.texts())
 
 
+# --- the audit line ---------------------------------------------------------------
+
+def test_audit_lines_through_sshd(sshd, authelia, certs, syslog):
+    """One line per login, the helper's, naming sshd and the client's address;
+    and when the helper cannot write it, the module's, which pam_syslog
+    prefixes inside sshd's own ident."""
+    authelia.add_user("john", "pw-john", totp=True)
+    sshd.configure(stack(authelia, certs, "auth-level=1FA+2FA").replace(" debug ", " "))
+    codes = []
+
+    def totp():
+        codes.append(authelia.totp("john"))
+        return codes[-1]
+    ok, _, _ = login(sshd.port, "john", answers("pw-john", totp))
+    assert ok
+    expect(one_audit(syslog), user="john", service="sshd", rhost="127.0.0.1",
+           factors="password,totp", result="success", pam="PAM_SUCCESS")
+    assert_no_secret(syslog, authelia, "pw-john", *codes)
+
+    syslog.clear()
+    ok, _, _ = login(sshd.port, "john", answers("wrong-pw-4711"))
+    assert not ok
+    expect(one_audit(syslog), user="john", service="sshd", rhost="127.0.0.1",
+           factors="none", result="auth_err", pam="PAM_AUTH_ERR", state="first_factor")
+    assert_no_secret(syslog, authelia, "wrong-pw-4711")
+
+    syslog.clear()
+    sshd.configure(f"auth required {SHIM} binary=/nonexistent/pam_authelia url={authelia.url}\n")
+    ok, _, _ = login(sshd.port, "john", answers("pw-john"))
+    assert not ok
+    expect(one_audit(syslog, "module"), user="john", service="sshd", rhost="127.0.0.1",
+           factors="none", result="service_err", pam="PAM_SERVICE_ERR",
+           reason="helper binary /nonexistent/pam_authelia: No such file or directory")
+    with syslog.lock:
+        line = next(l for l in syslog.lines if "audit: " in l["text"])
+    assert line["ident"] == "sshd"
+    assert line["text"].startswith("pam_authelia(sshd:auth): audit: user=john service=sshd ")
+
+
 # --- what a person sees --------------------------------------------------------
 
 def _ssh(port, user, locale):
@@ -246,6 +286,7 @@ def test_disconnect_ends_the_helper_within_100ms(sshd, authelia, certs, syslog, 
     assert len(authelia.requests) == n  # nothing reached Authelia afterwards
     assert helper_pids(HELPER) == []
     c.close(force=True)
+    expect(one_audit(syslog), user="john", service="sshd", result="abort", pam="PAM_ABORT")
 
 
 # --- timeouts -----------------------------------------------------------------------
@@ -287,7 +328,7 @@ def test_login_grace_time_shorter_than_timeout(tmp_path_factory, authelia, certs
 
 # --- many at once ---------------------------------------------------------------------
 
-def test_twenty_concurrent_logins_without_cross_talk(sshd, authelia, certs):
+def test_twenty_concurrent_logins_without_cross_talk(sshd, authelia, certs, syslog):
     users = [f"user{i:02d}" for i in range(20)]
     for u in users:
         authelia.add_user(u, f"pw-{u}", totp=True)
@@ -310,6 +351,12 @@ def test_twenty_concurrent_logins_without_cross_talk(sshd, authelia, certs):
         if ok:
             assert out == f"LOGIN-OK user={u}"
     assert helper_pids(HELPER) == []
+    # One audit line each, with that user's own outcome.
+    lines = {f["user"]: f for who, f, _, _ in audits(syslog) if who == "helper"}
+    assert len(audits(syslog)) == len(users) == len(lines)
+    for i, u in enumerate(users):
+        expect(lines[u], result="success" if i % 2 == 0 else "auth_err",
+               factors="password,totp" if i % 2 == 0 else "password")
 
 
 # --- [authinfo_unavail=ignore] stacks: nobody but Authelia picks the fallback ------------

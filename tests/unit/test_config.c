@@ -257,9 +257,58 @@ static void test_auth_levels(void **state)
 	assert_int_equal(CONFIGURE("url=https://a", "auth-level=1FA+2FA"), 0);
 	assert_int_equal(config.auth_level, AUTH_LEVEL_1FA_2FA);
 	expect_error(CONFIGURE("url=https://a", "auth-level=1fa"),
-		     "invalid auth level \"1fa\": must be 1FA, 2FA, or 1FA+2FA");
+		     "invalid auth level \"1fa\": must be 1FA, 2FA, or 1FA+2FA (or policy, with "
+		     "authz-url)");
 	expect_error(CONFIGURE("url=https://a", "auth-level=2FA+1FA"),
-		     "invalid auth level \"2FA+1FA\": must be 1FA, 2FA, or 1FA+2FA");
+		     "invalid auth level \"2FA+1FA\": must be 1FA, 2FA, or 1FA+2FA (or policy, "
+		     "with authz-url)");
+}
+
+/* authz-url, authz-endpoint and auth-level=policy (issue 12). */
+static void test_access_control_options(void **state)
+{
+	const char *url = "url=https://auth.example.com",
+		   *tpl = "authz-url=https://%h.ssh.example.com/pam/%s";
+
+	(void)state;
+	assert_int_equal(CONFIGURE(url, tpl, "auth-level=policy"), 0);
+	assert_int_equal(config.auth_level, AUTH_LEVEL_POLICY);
+	assert_string_equal(auth_level_name(config.auth_level), "policy");
+	assert_string_equal(config.authz_url, "https://%h.ssh.example.com/pam/%s");
+	assert_string_equal(config.authz_endpoint, "/api/authz/auth-request");
+	assert_int_equal(config.authz_kind, AUTHZ_AUTH_REQUEST);
+	assert_int_equal(CONFIGURE(url, tpl, "authz-endpoint=/api/authz/forward-auth"), 0);
+	assert_int_equal(config.authz_kind, AUTHZ_FORWARD_AUTH);
+	assert_int_equal(CONFIGURE(url, tpl, "authz-endpoint=/api/authz/pam"), 0);
+	assert_int_equal(config.authz_kind, AUTHZ_CUSTOM);
+	assert_int_equal(CONFIGURE(url, tpl, "auth-level=1FA"), 0);
+	/* the device flow after the password, as the second factor: fine */
+	assert_int_equal(CONFIGURE(url, tpl, "auth-level=policy",
+				   "method-priority=device_authorization", "oauth2-client-id=c",
+				   "device-flow=after-password"),
+			 0);
+
+	expect_error(CONFIGURE(url, "auth-level=policy"),
+		     "auth-level=policy needs authz-url: Authelia's access control decides about "
+		     "that URL whether a second factor is needed");
+	expect_error(CONFIGURE(url, "authz-endpoint=/api/authz/forward-auth"),
+		     "authz-endpoint needs authz-url: without it nothing is asked");
+	expect_error(
+	    CONFIGURE(url, tpl, "method-priority=device_authorization", "oauth2-client-id=c"),
+	    "authz-url cannot check a login that starts with the device flow "
+	    "(method-priority leads with device_authorization): it leaves no Authelia "
+	    "session to ask about; fix: device-flow=after-password");
+	expect_error(CONFIGURE(url, tpl, "auth-level=policy",
+			       "method-priority=device_authorization", "oauth2-client-id=c"),
+		     "authz-url cannot check a login that starts with the device flow "
+		     "(method-priority leads with device_authorization): it leaves no Authelia "
+		     "session to ask about; fix: device-flow=after-password");
+	expect_error(CONFIGURE(url, "authz-url=http://%h.ssh.example.com/pam/%s"),
+		     "authz-url must be https://, got \"http\"");
+	expect_error(CONFIGURE(url, "authz-endpoint=/api/verify", tpl),
+		     "invalid authz-endpoint \"/api/verify\": must be /api/authz/auth-request, "
+		     "/api/authz/forward-auth or /api/authz/<name> of an AuthRequest or "
+		     "ForwardAuth endpoint");
 }
 
 static void test_url_errors(void **state)
@@ -412,6 +461,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_every_option, teardown),
 	    cmocka_unit_test_teardown(test_client_auth_and_qr, teardown),
 	    cmocka_unit_test_teardown(test_auth_levels, teardown),
+	    cmocka_unit_test_teardown(test_access_control_options, teardown),
 	    cmocka_unit_test_teardown(test_url_errors, teardown),
 	    cmocka_unit_test_teardown(test_method_priority, teardown),
 	    cmocka_unit_test_teardown(test_scopes, teardown),

@@ -7,15 +7,21 @@
  */
 #include "unit.h"
 
+/* sys/queue.h first: event2/keyvalq_struct.h needs its TAILQ_FOREACH. */
+#include <sys/queue.h>
+
 #include "../../engine/http_client.h"
 #include "../../engine/session.h"
 
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <syslog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -151,6 +157,24 @@ static void assert_result(struct rig *rig, const char *result)
 	assert_int_equal(rig->session.exit_code, 0);
 }
 
+/* The login's one audit line starts with head and, past duration_ms, ends
+ * with tail ("" on success); failures at notice, successes at info. */
+static void assert_audit(const char *head, const char *tail)
+{
+	int priority = -1;
+	const char *line = unit_audit_line(&priority), *after;
+
+	if (strncmp(line, head, strlen(head)) != 0)
+		fail_msg("audit line \"%s\" does not start with \"%s\"", line, head);
+	after = strstr(line, " duration_ms=");
+	assert_non_null(after);
+	after += strlen(" duration_ms=");
+	while (*after >= '0' && *after <= '9')
+		after++;
+	assert_string_equal(after, tail);
+	assert_int_equal(priority, tail[0] ? LOG_NOTICE : LOG_INFO);
+}
+
 static void test_setup_then_password_prompt(void **state)
 {
 	struct rig *rig = rig_started("url=https://127.0.0.1:1 debug");
@@ -232,6 +256,7 @@ static void send_user_twice(struct rig *rig)
 static void send_bad_option(struct rig *rig)
 {
 	rig_setup(rig, "url=http://a");
+	rig_send(rig, FRAME_START, "");
 }
 static void send_no_user(struct rig *rig)
 {
@@ -280,7 +305,29 @@ static void send_2fa_without_authtok(struct rig *rig)
 	rig_send(rig, FRAME_START, "");
 }
 
+static void send_authz_bad_service(struct rig *rig)
+{
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	rig_send(rig, FRAME_OPTION, "url=https://127.0.0.1:1");
+	rig_send(rig, FRAME_OPTION, "authz-url=https://web.ssh.example.com/pam/%s");
+	rig_send(rig, FRAME_SERVICE, "../sudo");
+	rig_send(rig, FRAME_USER, "john");
+	rig_send(rig, FRAME_START, "");
+}
+static void send_authz_without_service(struct rig *rig)
+{
+	rig_send(rig, FRAME_HELLO, PROTOCOL_VERSION);
+	rig_send(rig, FRAME_OPTION, "url=https://127.0.0.1:1");
+	rig_send(rig, FRAME_OPTION, "authz-url=https://web.ssh.example.com/pam/%s");
+	rig_send(rig, FRAME_USER, "john");
+	rig_send(rig, FRAME_START, "");
+}
+
 static const struct bad_setup bad_setups[] = {
+    {"authz-url with a service that cannot go into a URL", send_authz_bad_service,
+     "configuration error: authz-url: the PAM service \"../sudo\" cannot go into the URL"},
+    {"authz-url without a service", send_authz_without_service,
+     "configuration error: authz-url: the PAM service \"\" cannot go into the URL"},
     {"frame before hello", send_option_first,
      "unexpected option frame from the module in state receive_config"},
     {"protocol version", send_wrong_version,
@@ -314,8 +361,33 @@ static void test_bad_setups_fail_closed(void **state)
 		assert_result(rig, "service_err");
 		assert_logged(bad_setups[i].log);
 		assert_int_equal(rig->count, 1); /* no prompt was ever sent */
+		assert_non_null(strstr(unit_audit_line(NULL),
+				       " result=service_err pam=PAM_SERVICE_ERR duration_ms="));
 		rig_close(rig);
 	}
+}
+
+/* A bad option fails the login once the PAM items (sent after the options)
+ * say whose it was: the audit line names the user. */
+static void test_bad_option_fails_at_start_naming_the_user(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup(rig, "url=http://a auth-level=3FA");
+	rig_run(rig, 50);
+	assert_false(rig->session.finished);
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 500);
+	assert_result(rig, "service_err");
+	assert_logged("configuration error: URL scheme must be https, got \"http\"");
+	assert_false(unit_logged("3FA")); /* the first bad option only */
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=service_err "
+		     "pam=PAM_SERVICE_ERR duration_ms=",
+		     " state=receive_config reason=\"configuration error: URL scheme must be "
+		     "https, got \\\"http\\\"\"");
+	rig_close(rig);
 }
 
 static void test_unexpected_frame_at_the_prompt(void **state)
@@ -343,6 +415,11 @@ static void test_shim_going_away_ends_the_helper(void **state)
 	assert_false(rig->session.finished);
 	assert_int_equal(rig->session.exit_code, 1);
 	assert_logged("channel closed in state password_prompt; login abandoned");
+	/* The application is gone: nobody else can write the attempt's line. */
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=abort "
+		     "pam=PAM_ABORT duration_ms=",
+		     " state=password_prompt reason=\"channel closed in state password_prompt; "
+		     "login abandoned\"");
 	rig_close(rig);
 }
 
@@ -487,6 +564,10 @@ static void test_sigterm(void **state)
 	rig_run(rig, 1000);
 	assert_result(rig, "abort");
 	assert_logged("stopped by signal Terminated in state password_prompt; login abandoned");
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=abort "
+		     "pam=PAM_ABORT duration_ms=",
+		     " state=password_prompt reason=\"stopped by signal Terminated in state "
+		     "password_prompt; login abandoned\"");
 	rig_close(rig);
 }
 
@@ -539,11 +620,16 @@ static void test_success_state_reports_success(void **state)
 
 	(void)state;
 	rig_run(rig, 50);
+	session_add_factor(&rig->session, FACTOR_PASSWORD);
+	session_add_factor(&rig->session, FACTOR_TOTP);
 	machine_goto(&rig->session, STATE_SUCCESS);
 	machine_run(&rig->session);
 	rig_run(rig, 500);
 	assert_result(rig, "success");
 	assert_logged("authentication succeeded for user \"john\" (service sshd, rhost -)");
+	assert_audit("audit: user=john service=sshd rhost=- factors=password,totp result=success "
+		     "pam=PAM_SUCCESS duration_ms=",
+		     "");
 	rig_close(rig);
 }
 
@@ -563,6 +649,9 @@ static void test_first_failure_wins(void **state)
 	assert_result(rig, "auth_err");
 	assert_logged("first reason");
 	assert_false(unit_logged("second reason"));
+	assert_audit("audit: user=john service=sshd rhost=- factors=none result=auth_err "
+		     "pam=PAM_AUTH_ERR duration_ms=",
+		     " state=password_prompt reason=\"first reason\"");
 	assert_int_equal(rig->session.state, STATE_FAILURE);
 	rig_close(rig);
 }
@@ -579,6 +668,7 @@ static void test_failure_state_without_a_reason_is_not_success(void **state)
 	machine_run(&rig->session);
 	rig_run(rig, 500);
 	assert_result(rig, "service_err");
+	assert_non_null(strstr(unit_audit_line(NULL), " reason=\"unknown\""));
 	rig_close(rig);
 }
 
@@ -808,9 +898,313 @@ static void test_either_answer_failing_ends_the_login(void **state)
 	rig_close(rig);
 }
 
+/* --- the access check (authz-url) ------------------------------------------- */
+
+#define AUTHZ_OPTIONS "url=https://127.0.0.1:1 authz-url=https://web.ssh.example.com/pam/%s debug"
+#define AUTHZ_URL     "https://web.ssh.example.com/pam/sshd"
+
+/* An authz answer: status, Remote-User (or NULL), a rotated cookie. */
+static void feed_authz(struct rig *rig, int status, const char *remote_user, bool rotated)
+{
+	struct evkeyvalq headers;
+	struct http_response response = {.purpose = HTTP_AUTHZ,
+					 .status = status,
+					 .body = "",
+					 .cookie_rotated = rotated,
+					 .headers = &headers};
+
+	TAILQ_INIT(&headers);
+	if (remote_user != NULL)
+		evhttp_add_header(&headers, "Remote-User", remote_user);
+	machine_http(&rig->session, &response);
+	evhttp_clear_headers(&headers);
+}
+
+/* A login with options at the state given, entered by hand (no request in
+ * flight): the answers are the test's. */
+static struct rig *rig_in_state(const char *options, enum state_id state)
+{
+	struct rig *rig = rig_started(options);
+
+	rig_run(rig, 50);
+	rig->session.state = state; /* tests only: the machine does this */
+	rig->session.have_user_info = rig->session.have_session_state = false;
+	rig->session.have_access = false;
+	unit_log_capture();
+	return rig;
+}
+
+static void test_access_check_set_up(void **state)
+{
+	struct rig *rig = rig_started(AUTHZ_OPTIONS " auth-level=policy");
+
+	(void)state;
+	rig_run(rig, 50);
+	assert_string_equal(rig->session.authz.url, AUTHZ_URL);
+	assert_int_equal(rig->session.connections, 3); /* state, authz and user info at once */
+	assert_logged("access check: /api/authz/auth-request about " AUTHZ_URL
+		      " (authz-endpoint, auth-request)");
+	assert_string_equal(rig->payloads[0], "Password: "); /* policy: the password first */
+	rig_close(rig);
+
+	rig = rig_started(AUTHZ_OPTIONS " auth-level=1FA");
+	rig_run(rig, 50);
+	assert_int_equal(rig->session.connections, 2); /* state and authz */
+	rig_close(rig);
+}
+
+/* first_factor -> access_check sends the question, the session check and
+ * (a second factor may follow) user info at once. */
+static void test_access_check_follows_the_password(void **state)
+{
+	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_FIRST_FACTOR);
+
+	(void)state;
+	feed(rig, HTTP_FIRST_FACTOR, 200, "{\"status\":\"OK\"}");
+	assert_int_equal(rig->session.state, STATE_ACCESS_CHECK);
+	assert_logged("state first_factor -> access_check");
+	assert_logged("GET https://127.0.0.1:1/api/authz/auth-request?authelia_url=https%3A%2F%2F"
+		      "127.0.0.1%3A1");
+	assert_logged("GET https://127.0.0.1:1/api/state");
+	assert_logged("POST https://127.0.0.1:1/api/user/info");
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);
+	feed_authz(rig, 200, "john", false);
+	assert_logged("authelia access control allows \"john\" on " AUTHZ_URL
+		      " at level 1 (response status=200)");
+	assert_logged("state access_check -> success");
+	rig_run(rig, 50);
+	assert_result(rig, "success");
+	rig_close(rig);
+}
+
+/* policy: 200 succeeds without a second factor, whichever answer comes first. */
+static void test_access_allowed_at_one_factor(void **state)
+{
+	for (int order = 0; order < 2; order++) {
+		struct rig *rig =
+		    rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_CHECK);
+
+		(void)state;
+		if (order == 0) {
+			feed_authz(rig, 200, "john", false);
+			assert_int_equal(rig->session.state, STATE_ACCESS_CHECK);
+			feed(rig, HTTP_STATE, 200, STATE_JOHN);
+		} else {
+			feed(rig, HTTP_STATE, 200, STATE_JOHN);
+			assert_int_equal(rig->session.state, STATE_ACCESS_CHECK);
+			feed_authz(rig, 200, "john", false);
+		}
+		rig_run(rig, 50);
+		assert_result(rig, "success");
+		assert_int_equal(rig->count, 2); /* the password prompt, the result */
+		rig_close(rig);
+	}
+}
+
+/* A denial ends the login at once, before the other answers and any prompt. */
+static void test_access_denied_before_any_prompt(void **state)
+{
+	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=1FA+2FA", STATE_ACCESS_CHECK);
+
+	(void)state;
+	feed_authz(rig, 403, NULL, false);
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);	   /* after the end: ignored */
+	feed(rig, HTTP_USER_INFO, 200, INFO_TOTP); /* likewise */
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_int_equal(rig->count, 2);
+	assert_logged("authelia access control denies \"john\" on " AUTHZ_URL
+		      " (response status=403)");
+	assert_logged("state access_check -> failure");
+	rig_close(rig);
+}
+
+/* policy: 401 at a confirmed level 1 asks for the method-priority factor. */
+static void test_access_wants_a_second_factor(void **state)
+{
+	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_CHECK);
+
+	(void)state;
+	feed_authz(rig, 401, NULL, false);
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);
+	assert_int_equal(rig->session.state, STATE_ACCESS_CHECK); /* user info still due */
+	feed(rig, HTTP_USER_INFO, 200, INFO_TOTP);
+	assert_int_equal(rig->session.state, STATE_TOTP_PROMPT);
+	assert_logged("authelia access control requires a second factor for \"john\" on " AUTHZ_URL
+		      " (response status=401)");
+	rig_run(rig, 50);
+	assert_string_equal(rig->payloads[rig->count - 1], "TOTP Code: ");
+	rig_close(rig);
+
+	/* 1FA+2FA: even a 200 goes on to the second factor */
+	rig = rig_in_state(AUTHZ_OPTIONS, STATE_ACCESS_CHECK);
+	feed(rig, HTTP_USER_INFO, 200, INFO_TOTP);
+	feed_authz(rig, 200, "john", false);
+	assert_int_equal(rig->session.state, STATE_ACCESS_CHECK);
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);
+	assert_int_equal(rig->session.state, STATE_TOTP_PROMPT);
+	rig_close(rig);
+
+	/* 1FA: nothing to raise the level with */
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=1FA", STATE_ACCESS_CHECK);
+	feed_authz(rig, 401, NULL, false);
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("authelia access control requires a second factor for \"john\" on " AUTHZ_URL
+		      " (response status=401), and auth-level=1FA asks for none");
+	rig_close(rig);
+}
+
+static void test_access_check_failures(void **state)
+{
+	static const struct {
+		int status;
+		const char *remote_user;
+		bool rotated;
+		const char *result, *log;
+	} cases[] = {
+	    {200, NULL, false, "auth_err", "without naming a user (no Remote-User"},
+	    {200, "jane", false, "auth_err", "answered for \"jane\", not \"john\""},
+	    {401, NULL, true, "auth_err", "Authelia replaced the session of \"john\""},
+	    {400, NULL, false, "service_err", "is misconfigured (response status=400)"},
+	    {404, NULL, false, "service_err", "is not enabled in Authelia (response status=404)"},
+	    {302, NULL, false, "service_err", "unexpected redirect (response status=302)"},
+	    {503, NULL, false, "authinfo_unavail", "Authelia failed (response status=503)"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig *rig =
+		    rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_CHECK);
+
+		print_message("  case: %d\n", cases[i].status);
+		feed(rig, HTTP_STATE, 200, STATE_JOHN);
+		feed_authz(rig, cases[i].status, cases[i].remote_user, cases[i].rotated);
+		rig_run(rig, 50);
+		assert_result(rig, cases[i].result);
+		assert_logged(cases[i].log);
+		rig_close(rig);
+	}
+
+	/* the session check fails: another user's session */
+	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_CHECK);
+	feed_authz(rig, 200, "john", false);
+	feed(rig, HTTP_STATE, 200, STATE_JANE);
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("authelia identity \"jane\" does not match pam username \"john\"");
+	rig_close(rig);
+}
+
+/* After the second factor: the question again, which must now allow. */
+static void test_access_recheck(void **state)
+{
+	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_TOTP_VERIFY);
+	struct http_response accepted = {.purpose = HTTP_TOTP,
+					 .status = 200,
+					 .body = "{\"status\":\"OK\"}",
+					 .body_len = 15,
+					 .cookie_rotated = true};
+
+	(void)state;
+	machine_http(&rig->session, &accepted);
+	assert_int_equal(rig->session.state, STATE_ACCESS_RECHECK);
+	assert_logged("state totp_verify -> access_recheck");
+	assert_logged("GET https://127.0.0.1:1/api/authz/auth-request");
+	assert_false(unit_logged("GET https://127.0.0.1:1/api/state"));
+	feed_authz(rig, 200, "john", false);
+	rig_run(rig, 50);
+	assert_result(rig, "success");
+	assert_logged("authelia access control allows \"john\" on " AUTHZ_URL
+		      " after the second factor (response status=200)");
+	rig_close(rig);
+
+	/* a 401 after TOTP: the level did not rise, or the session was dropped */
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	feed_authz(rig, 401, NULL, false);
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("authelia access control still refuses \"john\" on " AUTHZ_URL
+		      " after the second factor (response status=401)");
+	rig_close(rig);
+
+	/* a group removed in between: the catch-all deny */
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	feed_authz(rig, 403, NULL, false);
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("authelia access control denies \"john\" on " AUTHZ_URL
+		      " (response status=403)");
+	rig_close(rig);
+}
+
+/* The device flow raises no cookie session: after it, 401 is what a two_factor
+ * rule answers the level-1 session, accepted only beside a confirmed state. */
+static void test_access_recheck_after_the_device_flow(void **state)
+{
+	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+
+	(void)state;
+	rig->session.device_second_factor = true;
+	feed_authz(rig, 401, NULL, false);
+	assert_int_equal(rig->session.state, STATE_ACCESS_RECHECK);
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);
+	rig_run(rig, 50);
+	assert_result(rig, "success");
+	assert_logged("the device approval showed two");
+	rig_close(rig);
+
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	rig->session.device_second_factor = true;
+	feed(rig, HTTP_STATE, 200,
+	     "{\"status\":\"OK\",\"data\":{\"username\":\"\",\"authentication_level\":0}}");
+	feed_authz(rig, 401, NULL, false);
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	rig_close(rig);
+
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	rig->session.device_second_factor = true;
+	feed_authz(rig, 403, NULL, false);
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("authelia access control denies \"john\"");
+	rig_close(rig);
+}
+
+/* A user name that could be trimmed or split in a header is never sent. */
+static void test_access_user_name_in_a_header(void **state)
+{
+	struct rig *rig = rig_open();
+
+	(void)state;
+	machine_start(&rig->session);
+	rig_setup_user(rig, AUTHZ_OPTIONS " auth-level=policy", "john doe");
+	rig_send(rig, FRAME_START, "");
+	rig_run(rig, 50);
+	rig->session.state = STATE_FIRST_FACTOR;
+	feed(rig, HTTP_FIRST_FACTOR, 200, "{\"status\":\"OK\"}");
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("user name \"john doe\" cannot be sent in the access check's "
+		      "Session-Username header");
+	assert_false(unit_logged("GET https://127.0.0.1:1/api/authz"));
+	rig_close(rig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_access_check_set_up),
+	    cmocka_unit_test(test_access_check_follows_the_password),
+	    cmocka_unit_test(test_access_allowed_at_one_factor),
+	    cmocka_unit_test(test_access_denied_before_any_prompt),
+	    cmocka_unit_test(test_access_wants_a_second_factor),
+	    cmocka_unit_test(test_access_check_failures),
+	    cmocka_unit_test(test_access_recheck),
+	    cmocka_unit_test(test_access_recheck_after_the_device_flow),
+	    cmocka_unit_test(test_access_user_name_in_a_header),
 	    cmocka_unit_test(test_first_prompt_before_tls_set_up),
 	    cmocka_unit_test(test_without_a_prompt_connecting_starts_at_once),
 	    cmocka_unit_test(test_user_info_waits_for_both_answers),
@@ -820,6 +1214,7 @@ int main(void)
 	    cmocka_unit_test(test_conversation_error_at_prompt),
 	    cmocka_unit_test(test_empty_password),
 	    cmocka_unit_test(test_bad_setups_fail_closed),
+	    cmocka_unit_test(test_bad_option_fails_at_start_naming_the_user),
 	    cmocka_unit_test(test_unexpected_frame_at_the_prompt),
 	    cmocka_unit_test(test_shim_going_away_ends_the_helper),
 	    cmocka_unit_test(test_eof_in_the_middle_of_a_frame),

@@ -45,6 +45,25 @@ static inline int unit_logged(const char *needle)
 	return 0;
 }
 
+/* The one audit line captured (protocol/audit.h), with its priority; fails
+ * the test unless there is exactly one. */
+static inline const char *unit_audit_line(int *priority)
+{
+	const char *found = NULL;
+	int count = 0;
+
+	for (int i = 0; i < unit_log_count; i++)
+		if (strncmp(unit_log_lines[i], "audit: ", 7) == 0) {
+			found = unit_log_lines[i];
+			if (priority != NULL)
+				*priority = unit_log_priorities[i];
+			count++;
+		}
+	if (count != 1)
+		fail_msg("%d audit lines, not one", count);
+	return found;
+}
+
 static inline void unit_log_dump(void)
 {
 	for (int i = 0; i < unit_log_count; i++)
