@@ -19,7 +19,8 @@ BINDIR       ?= $(PREFIX)/bin
 PAMDIR       ?= $(shell dirname "$$(find /lib /usr/lib /lib64 /usr/lib64 -name pam_unix.so -print -quit 2>/dev/null || true)" 2>/dev/null)
 MANDIR       ?= $(PREFIX)/share/man
 BUILD        := build
-# tools/deps.sh installs missing Debian packages; debian/rules turns it off.
+# tools/deps.sh installs missing Debian packages (build: what make and make
+# install need; deb: make deb; test: only the tests); debian/rules turns it off.
 DEPS         ?= tools/deps.sh
 FUZZ_SECONDS ?= 20
 
@@ -76,7 +77,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
-.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper static-helper fuzz fuzz-smoke \
+.PHONY: all deps test-deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper static-helper fuzz fuzz-smoke \
 	check-exports install uninstall clean format man deb
 .DEFAULT_GOAL := all
 
@@ -85,7 +86,10 @@ MANPAGES := $(BUILD)/man/pam_authelia.8 $(BUILD)/man/pam_authelia.1
 all: deps $(BUILD)/pam_authelia.so $(BUILD)/pam_authelia $(MANPAGES)
 
 deps:
-	@$(DEPS)
+	@$(DEPS) build
+
+test-deps:
+	@$(DEPS) test
 
 # --- manual pages: scdoc sources in man/ ---
 $(BUILD)/man/%: man/%.scd | deps
@@ -97,6 +101,7 @@ man: $(MANPAGES)
 # --- the Debian package, built from a copy of the tree so that nothing lands in
 # the tree's parent directory: build/deb/libpam-authelia_*.deb ---
 deb: deps
+	@$(DEPS) deb
 	@tools/build_deb.sh
 
 # --- the PAM module: PIC, libc + libpam only, exports pam_sm_* only ---
@@ -129,7 +134,7 @@ $(BUILD)/pam_authelia: $(BUILD)/obj/helper/engine/main.o $(HELPER_BIN_OBJ) $(BUI
 	$(CC) $(CFLAGS) -pie -o $@ $^ $(LINK_HARDENING) $(LDFLAGS) $(HELPER_BIN_LIBS)
 
 # --- tests ---
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/obj/libhelper.a $(SHIM_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/obj/libhelper.a $(SHIM_OBJ) | test-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $(HELPER_CFLAGS) -o $@ $< \
 		$(filter-out $(BUILD)/obj/shim/protocol/% $(BUILD)/obj/shim/shim/pam_authelia.o,$(SHIM_OBJ)) \
@@ -142,7 +147,7 @@ $(BUILD)/tests/pam_test_app: tests/pam_test_app.c | deps
 # Sanitizer build of the helper and the unit tests (ASan + UBSan), in its own tree.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-unit-tests: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+unit-tests: test-deps all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 	@tests/run_unit.sh $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 sanitizer-tests: deps
@@ -188,14 +193,14 @@ $(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h engine/s
 TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
 	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest
 
-integration-tests: all $(TEST_PROGRAMS)
+integration-tests: test-deps all $(TEST_PROGRAMS)
 	@tests/run_integration.sh
 
-check-exports: all
+check-exports: test-deps all
 	@tests/check_exports.sh $(BUILD)/pam_authelia.so
 
 # --- fuzzing (clang libFuzzer) ---
-$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) $(BUILD)/gen/sandbox_filter.h | deps
+$(BUILD)/fuzz/%: fuzz/%.c $(HELPER_LIB_SRC) $(SHIM_SRC) $(BUILD)/gen/sandbox_filter.h | deps test-deps
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BASE_CFLAGS) -DPAM_AUTHELIA_SANDBOX_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
 		$(HELPER_CFLAGS) -I$(BUILD)/gen \
@@ -208,7 +213,7 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 	@tests/run_fuzz.sh $${FUZZ_SMOKE_SECONDS:-10} $^
 
-demo: all
+demo: test-deps all
 	@tools/private_dev.sh /usr/bin/python3 tools/demo.py
 
 demo-stop:
@@ -228,7 +233,7 @@ $(BUILD)/tests/bench_sandbox: tests/bench/bench_sandbox.c $(BUILD)/obj/libhelper
 
 # The login benchmark runs for both builds of the helper: the default (dynamic)
 # and HELPER_LINK=static (make static-helper, in $(BUILD)/static): one table each.
-bench: all $(TEST_PROGRAMS) $(BUILD)/tests/bench_sandbox $(BUILD)/tests/bare_client
+bench: test-deps all $(TEST_PROGRAMS) $(BUILD)/tests/bench_sandbox $(BUILD)/tests/bare_client
 	@$(MAKE) --no-print-directory static-helper
 	@tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
 	@echo
@@ -238,7 +243,7 @@ bench: all $(TEST_PROGRAMS) $(BUILD)/tests/bench_sandbox $(BUILD)/tests/bare_cli
 		tools/private_dev.sh /usr/bin/python3 tests/bench/bench_sandbox.py $${RUNS:-30}; \
 	else echo "sandbox benchmark skipped: it needs root (a private /dev/log)"; fi
 
-check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(TEST_PROGRAMS)
+check: test-deps all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(TEST_PROGRAMS)
 	@tests/run_all.sh
 
 install: all
