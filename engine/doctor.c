@@ -18,6 +18,7 @@
  */
 #include "doctor.h"
 #include "authz.h"
+#include "file_read.h"
 #include "config.h"
 #include "http_client.h"
 #include "json.h"
@@ -1118,7 +1119,7 @@ static void probe_in_child(struct doctor *d, const struct target *t)
 {
 	int fds[2], status;
 	int counts[3] = {0, 0, 0};
-	size_t got = 0;
+	ssize_t got;
 	pid_t pid;
 
 	fflush(stdout);
@@ -1158,19 +1159,11 @@ static void probe_in_child(struct doctor *d, const struct target *t)
 		_exit(0);
 	}
 	close(fds[1]);
-	while (got < sizeof(counts)) {
-		ssize_t n = read(fds[0], (char *)counts + got, sizeof(counts) - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	got = file_read_full(fds[0], counts, sizeof(counts));
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (got != sizeof(counts) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (got != (ssize_t)sizeof(counts) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char how[64];
 
 		if (WIFSIGNALED(status))

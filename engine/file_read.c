@@ -9,11 +9,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+ssize_t file_read_full(int fd, void *buf, size_t len)
+{
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t n = read(fd, (char *)buf + have, len - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	return (ssize_t)have;
+}
+
 char *file_read_fd(int fd, size_t max, size_t *len)
 {
 	struct stat st;
 	char *buf;
-	size_t have = 0;
+	ssize_t got;
 	int saved;
 
 	if (fstat(fd, &st) != 0)
@@ -26,23 +44,14 @@ char *file_read_fd(int fd, size_t max, size_t *len)
 	if (buf == NULL)
 		return NULL;
 	/* What fstat saw: a file that grows meanwhile is read up to that size. */
-	while (have < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		have += (size_t)n;
+	got = file_read_full(fd, buf, (size_t)st.st_size);
+	if (got < 0) {
+		saved = errno;
+		free(buf);
+		errno = saved;
+		return NULL;
 	}
-	buf[have] = '\0';
-	*len = have;
+	buf[got] = '\0';
+	*len = (size_t)got;
 	return buf;
-fail:
-	saved = errno;
-	free(buf);
-	errno = saved;
-	return NULL;
 }

@@ -122,36 +122,60 @@ static int safe_path_resolve(const struct safe_path_what *what, char real[PATH_M
 	return 0;
 }
 
-int binary_path_open(const char *path, char *err, size_t errlen)
+/*
+ * The file at the end of a checked path, opened once and checked on that
+ * descriptor: the helper binary (execute: O_PATH, for fexecve, so nothing
+ * swapped in at the path later can run instead) or a trusted file
+ * (read-only; O_NONBLOCK: a FIFO put in its place must not hang the login).
+ * The texts differ as the module's and the CA's errors always have.
+ */
+static int safe_file_open(const struct safe_path_what *what, bool execute, char *err, size_t errlen)
 {
-	const struct safe_path_what what = {.label = "helper binary", .path = path};
+	const char *path = what->path;
 	struct stat st, again;
 	char real[PATH_MAX];
-	int fd = -1;
+	int fd;
 
-	if (safe_path_resolve(&what, real, err, errlen) != 0)
+	if (safe_path_resolve(what, real, err, errlen) != 0)
 		return -1;
-	/* Opened once: this descriptor is what is checked and what is executed,
-	 * so nothing swapped in at the path later can run instead. */
-	fd = open(real, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(real, execute ? O_PATH | O_NOFOLLOW | O_CLOEXEC
+				: O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "helper binary %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", what->label, path, strerror(errno));
 		goto fail;
 	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0) {
-		snprintf(err, errlen, "helper binary %s is not an executable file", path);
+	if (!S_ISREG(st.st_mode) ||
+	    (execute && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) == 0)) {
+		if (execute)
+			snprintf(err, errlen, "%s %s is not an executable file", what->label, path);
+		else
+			snprintf(err, errlen, "%s %s: %s", what->label, path, strerror(EINVAL));
 		goto fail;
 	}
-	/* The shim often runs as root: a helper others can replace is a root shell. */
+	/* The shim often runs as root: a helper others can replace is a root
+	 * shell; whoever can change the trust anchor chooses whom the helper
+	 * trusts. */
 	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(err, errlen,
-			 "helper binary %s must be owned by root and writable by its owner only",
-			 path);
+		if (what->fix)
+			snprintf(err, errlen,
+				 "%s %s: it must be owned by root and writable by its owner only "
+				 "(owner uid %u, mode %04o); fix: chown root %s and chmod 644 %s",
+				 what->label, path, (unsigned)st.st_uid,
+				 (unsigned)(st.st_mode & 07777), path, path);
+		else
+			snprintf(err, errlen,
+				 "%s %s must be owned by root and writable by its owner only",
+				 what->label, path);
 		goto fail;
 	}
 	/* The checked directories still lead to the file that was opened. */
 	if (lstat(real, &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-		snprintf(err, errlen, "helper binary %s changed while it was checked", path);
+		if (what->fix)
+			snprintf(err, errlen, "%s %s: it changed while it was checked", what->label,
+				 path);
+		else
+			snprintf(err, errlen, "%s %s changed while it was checked", what->label,
+				 path);
 		goto fail;
 	}
 	return fd;
@@ -161,42 +185,17 @@ fail:
 	return -1;
 }
 
+int binary_path_open(const char *path, char *err, size_t errlen)
+{
+	const struct safe_path_what what = {.label = "helper binary", .path = path};
+
+	return safe_file_open(&what, true, err, errlen);
+}
+
 int trusted_file_open(const char *path, char *err, size_t errlen)
 {
 	const struct safe_path_what what = {
 	    .label = "failed to read CA certificate", .path = path, .fix = true};
-	struct stat st, again;
-	char real[PATH_MAX];
-	int fd;
 
-	if (safe_path_resolve(&what, real, err, errlen) != 0)
-		return -1;
-	/* O_NONBLOCK: a FIFO put in its place must not hang the login. */
-	fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s %s: %s", what.label, path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s %s: %s", what.label, path, strerror(EINVAL));
-		goto fail;
-	}
-	/* Whoever can change it chooses whom the helper trusts. */
-	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(err, errlen,
-			 "%s %s: it must be owned by root and writable by its owner only (owner "
-			 "uid %u, mode %04o); fix: chown root %s and chmod 644 %s",
-			 what.label, path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
-			 path, path);
-		goto fail;
-	}
-	if (lstat(real, &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-		snprintf(err, errlen, "%s %s: it changed while it was checked", what.label, path);
-		goto fail;
-	}
-	return fd;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	return safe_file_open(&what, false, err, errlen);
 }
