@@ -215,8 +215,12 @@ def wait_gone(pid, timeout):
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     """A test CA, a server certificate for localhost/127.0.0.1 it signed, one for
-    another host, a self-signed one, and a second CA with its own localhost cert."""
-    d = tmp_path_factory.mktemp("certs")
+    another host, a self-signed one, and a second CA with its own localhost cert.
+    In a safe directory (safe_dir.py): the helper trusts a ca-cert only below
+    directories that root alone can write, as it runs a helper binary."""
+    d = make_safe_dir(SAFE_DIR) if SAFE_DIR is not None else None  # removed with SAFE_DIR
+    if d is None:
+        d = tmp_path_factory.mktemp("certs")
     d.chmod(0o755)
     testca.make_ca(d, "ca")
     testca.make_ca(d, "other-ca")
