@@ -94,7 +94,8 @@ CASES = {
         "duo push request failed", ": ",
         lambda a: (a.add_user("john", PASSWORD, duo_device=True),
                    a.inject("/api/secondfactor/duo", reset=True)),
-        "method-priority=mobile_push", password_then(""), "PAM_AUTHINFO_UNAVAIL"),
+        # once the push went out, whatever ends it is Authelia's "no" (README, PAM codes)
+        "method-priority=mobile_push", password_then(""), "PAM_AUTH_ERR"),
     "configuration": (
         "configuration error", ': invalid auth level "3FA": must be 1FA, 2FA, or 1FA+2FA',
         lambda a: None, "auth-level=3FA", nothing, "PAM_SERVICE_ERR"),
