@@ -91,7 +91,7 @@ CASES = {
         lambda a: a.add_user("john", PASSWORD, duo_device=True, duo_outcome="deny-push"),
         "method-priority=mobile_push", password_then(""), "PAM_AUTH_ERR"),
     "duo request": (
-        "duo push request failed", ": ",
+        "duo push authentication failed", ": no answer while the user was approving (",
         lambda a: (a.add_user("john", PASSWORD, duo_device=True),
                    a.inject("/api/secondfactor/duo", reset=True)),
         # once the push went out, whatever ends it is Authelia's "no" (README, PAM codes)
