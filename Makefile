@@ -172,6 +172,13 @@ static-helper: deps
 		$(BUILD)/static/pam_authelia
 
 # The stand-in helper's executable front (the shim cannot execute a script).
+# The helper's free() and secure_free, freeing one block twice (test_memory_scan.py).
+$(BUILD)/tests/double_free: tests/double_free.c $(BUILD)/obj/helper/engine/wiping_free.o \
+		$(BUILD)/obj/libhelper.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HELPER_CFLAGS) -o $@ $< \
+		$(BUILD)/obj/helper/engine/wiping_free.o $(BUILD)/obj/libhelper.a $(HELPER_LIBS)
+
 $(BUILD)/tests/stand_in_wrapper: tests/stand_in_wrapper.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
@@ -191,7 +198,8 @@ $(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h engine/s
 		$(BUILD)/obj/libhelper.a $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
 
 TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
-	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest
+	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest \
+	$(BUILD)/tests/double_free
 
 integration-tests: test-deps all $(TEST_PROGRAMS)
 	@tests/run_integration.sh

