@@ -92,8 +92,15 @@ def run(cmd, cwd, env_extra=None, timeout=None):
 
 
 def copy_tree(scratch):
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
+    """The tree's files (git's list, untracked ones included), without build/."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:  # not a git checkout
+        shutil.copytree(ROOT, scratch, symlinks=True, dirs_exist_ok=True,
+                        ignore=lambda d, names: {"build", ".git"} & set(names)
+                        if Path(d) == ROOT else set())
+        return
+    files = listed.stdout.split(b"\0")
     for f in files:
         if not f:
             continue
