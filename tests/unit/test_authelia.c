@@ -354,8 +354,8 @@ static void test_verification_url(void **state)
 	assert_int_equal(
 	    oidc_check_verification_url("https://auth.example.com:8443/a b", &config, err), -1);
 	/* Each check alone: the scheme, a user name, the length. */
-	assert_int_equal(oidc_check_verification_url("http://auth.example.com:8443/c", &config, err),
-			 -1);
+	assert_int_equal(
+	    oidc_check_verification_url("http://auth.example.com:8443/c", &config, err), -1);
 	assert_string_equal(err, "verification URL is not https");
 	assert_int_equal(
 	    oidc_check_verification_url("https://john@auth.example.com:8443/c", &config, err), -1);
