@@ -28,6 +28,7 @@
 #define CLIENT_SECRET "client-secret-b1e9c0de77aa"
 #define ACCESS_TOKEN  "access-token-5f2d8e1a9c3b7d6e"
 #define ID_TOKEN      "id-token-aa41c7e09b3d52f8"
+#define DEVICE_CODE   "device-code-7c1f00e2d94b"
 
 /* A helper session on a real event loop; the test plays the shim. */
 struct rig {
@@ -218,6 +219,29 @@ static void test_tokens_are_wiped(void **state)
 	}
 }
 
+/* The device code: whoever holds it can poll for the tokens. */
+static void test_device_code_is_wiped(void **state)
+{
+	const char *body =
+	    "{\"device_code\":\"" DEVICE_CODE "\",\"user_code\":\"BCDF-GHJK\","
+	    "\"verification_uri\":\"https://127.0.0.1:1/device\",\"expires_in\":600}";
+	char err[OIDC_ERROR_SIZE], cerr[OPTION_ERROR_SIZE];
+	struct device_grant grant;
+	struct config config;
+
+	(void)state;
+	skip_without_the_check();
+	config_init(&config);
+	assert_int_equal(config_apply(&config, "url=https://127.0.0.1:1", cerr), 0);
+	assert_int_equal(config_finish(&config, cerr), 0);
+	wipe_check_arm(DEVICE_CODE);
+	assert_int_equal(oidc_read_device_grant(body, strlen(body), &config, &grant, err), 0);
+	assert_string_equal(grant.device_code, DEVICE_CODE);
+	oidc_device_grant_free(&grant);
+	assert_int_equal(wipe_check_disarm(), 0);
+	config_free(&config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +250,7 @@ int main(void)
 	    cmocka_unit_test(test_client_secret_option_is_wiped),
 	    cmocka_unit_test(test_client_secret_in_requests_is_wiped),
 	    cmocka_unit_test(test_tokens_are_wiped),
+	    cmocka_unit_test(test_device_code_is_wiped),
 	};
 
 	/* As the helper does first thing (engine/main.c): libevent's and
