@@ -3,22 +3,10 @@
  */
 #include "authelia_api.h"
 #include "log.h"
+#include "../protocol/shown.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Copies a server-provided text for a log line: printable ASCII, 64 bytes. */
-static const char *printable(const char *text, char out[72])
-{
-	size_t n = 0;
-
-	for (; text[n] != '\0' && n < 64; n++) {
-		unsigned char c = (unsigned char)text[n];
-		out[n] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
-	}
-	out[n] = '\0';
-	return out;
-}
 
 enum auth_result authelia_failure_result(const struct http_response *response)
 {
@@ -46,7 +34,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 				     struct authelia_reply *reply,
 				     char reason[AUTHELIA_REASON_SIZE])
 {
-	char err[JSON_ERROR_SIZE], shown[72];
+	char err[JSON_ERROR_SIZE], shown[TEXT_SHOWN_SIZE];
 	const char *status_field = NULL;
 	int status = response->status;
 	yajl_val root = NULL;
@@ -67,7 +55,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 	}
 	if (status_field != NULL)
 		log_debug("response status=%d status_field=\"%s\"", status,
-			  printable(status_field, shown));
+			  text_shown(status_field, shown));
 	else
 		log_debug("response status=%d", status);
 
@@ -104,7 +92,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 	if (strcmp(status_field, "OK") != 0) {
 		snprintf(reason, AUTHELIA_REASON_SIZE,
 			 "%s refused (response status=200 status_field=\"%s\")", what,
-			 printable(status_field, shown));
+			 text_shown(status_field, shown));
 		goto refused;
 	}
 	reply->root = root;

@@ -57,6 +57,7 @@ struct http_pending {
 	size_t header_count;
 	bool reused;  /* went out on a connection opened before it */
 	bool retried; /* already sent again once */
+	bool sent;    /* went out on a connection whose TLS was up */
 	enum evhttp_request_error error;
 	int error_errno;
 	bool failed;
@@ -273,6 +274,8 @@ static void http_conn_event_callback(struct bufferevent *bev, short what, void *
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 			log_debug("cannot set TCP_NODELAY: %s", strerror(errno));
 		conn->connected_fd = fd;
+		if (conn->active != NULL) /* evhttp writes it now */
+			conn->active->sent = true;
 		log_debug("connected to %s:%d (connection %u)", client->host, client->port,
 			  conn->number);
 	} else if (conn->active == NULL) {
@@ -475,6 +478,7 @@ static int http_conn_send(struct http_conn *conn, struct http_pending *pending)
 		return -1;
 	}
 	pending->reused = http_conn_up(conn);
+	pending->sent = pending->reused;
 	if (!pending->reused)
 		http_conn_connect(conn);
 	pending->failed = false;
@@ -720,6 +724,7 @@ static void http_deliver(struct http_pending *pending, struct http_response *res
 	struct http_client *client = pending->client;
 
 	response->purpose = pending->purpose;
+	response->sent = pending->sent;
 	http_pending_free(pending);
 	client->callback(response, client->arg);
 	/* A connection is free again: what waited for one goes out. */
@@ -727,15 +732,38 @@ static void http_deliver(struct http_pending *pending, struct http_response *res
 }
 
 /*
+ * Whether a request may reach the server twice.  The retry (below) goes out
+ * when it is unknown whether the server processed the first copy, so it is
+ * only for requests whose repetition is harmless or fails closed:
+ *   GET /api/state, discovery, JWKS, userinfo, POST /api/user/info: reads;
+ *   POST /api/secondfactor/totp: Authelia refuses a code already used (a
+ *     replayed code is a 403: a refusal, never a false success);
+ *   POST /api/firstfactor: a processed copy with a wrong password counts once
+ *     more toward Authelia's regulation ban (the safe direction, and only in
+ *     this race: a server closing an idle connection has not read it); without
+ *     the retry a user who answers the password prompt just as the kept
+ *     connection expires would choose PAM_AUTHINFO_UNAVAIL;
+ *   device authorization, token polls: a second device code is never shown,
+ *     a device code already exchanged is refused (invalid_grant).
+ * Never a request without a deadline of its own: it lasts as long as the user
+ * lets it, and a second copy of the Duo push is a second push to the phone.
+ */
+static bool http_may_send_twice(const struct http_pending *pending)
+{
+	return pending->timeout_ms > 0 && pending->purpose != HTTP_DUO;
+}
+
+/*
  * A request that failed on a connection opened before it, before any byte of
  * an answer arrived, may have met a connection the server had just closed
  * while idle (Authelia closes them after 30 s): it goes out once more, on a
- * new connection.  A second failure, a failure on a fresh connection, or one
- * after part of an answer is real.
+ * new connection, if it may be sent twice.  A second failure, a failure on a
+ * fresh connection, or one after part of an answer is real.
  */
 static bool http_should_retry(const struct http_pending *pending, const struct http_conn *conn)
 {
-	return pending->reused && !pending->retried && conn->answer_bytes == 0;
+	return http_may_send_twice(pending) && pending->reused && !pending->retried &&
+	       conn->answer_bytes == 0;
 }
 
 static void http_done_callback(struct evhttp_request *req, void *arg)

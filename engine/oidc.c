@@ -129,7 +129,13 @@ int oidc_read_device_grant(const char *body, size_t len, const struct config *co
 		grant->verification_url = strdup(complete ? complete : uri);
 		grant->expires_in = (unsigned)expires_in;
 		grant->interval = (unsigned)interval;
-		rc = 0;
+		if (grant->device_code != NULL && grant->user_code != NULL &&
+		    grant->verification_url != NULL) {
+			rc = 0;
+		} else {
+			snprintf(err, OIDC_ERROR_SIZE, "out of memory");
+			oidc_device_grant_free(grant);
+		}
 	}
 	json_free(root);
 	return rc;
@@ -264,6 +270,8 @@ int oidc_read_discovery(const char *body, size_t len, const struct config *confi
 	}
 	discovery->issuer = strdup(issuer);
 	rc = discovery->issuer ? 0 : -1;
+	if (rc != 0)
+		snprintf(err, OIDC_ERROR_SIZE, "out of memory");
 out:
 	if (rc != 0)
 		oidc_discovery_free(discovery);
@@ -384,6 +392,8 @@ static char *jwks_key_pem(yajl_val jwks, const char *kid, char err[OIDC_ERROR_SI
 		goto out;
 	}
 	pem = strndup(data, (size_t)pem_len);
+	if (pem == NULL)
+		snprintf(err, OIDC_ERROR_SIZE, "out of memory");
 out:
 	free(nb);
 	free(eb);
@@ -525,6 +535,8 @@ static int check_claims(jwt_t *jwt, const struct id_token_policy *policy, char *
 		snprintf(err, OIDC_ERROR_SIZE, "token has no subject");
 	else if ((*sub = strdup(subject)) != NULL)
 		rc = 0;
+	else
+		snprintf(err, OIDC_ERROR_SIZE, "out of memory");
 	json_free(claims);
 	return rc;
 }

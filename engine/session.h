@@ -28,8 +28,8 @@
 /* Longest user name and password sent to Authelia: anything longer is refused
  * before any request, so that no input of the user's can make a proxy in front
  * of Authelia drop the connection (which would read as "unavailable"). */
-#define SESSION_MAX_USER     256
-#define SESSION_MAX_PASSWORD 1024
+#define SESSION_MAX_USER     PROTOCOL_MAX_USER
+#define SESSION_MAX_PASSWORD PROTOCOL_MAX_PASSWORD
 #define SESSION_IP_SIZE	     46 /* INET6_ADDRSTRLEN */
 #define SESSION_REASON_SIZE  1280
 

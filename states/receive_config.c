@@ -11,6 +11,7 @@
  */
 #include "machine.h"
 #include "../engine/sandbox.h"
+#include "../engine/jwt_loader.h"
 #include "../engine/secure_alloc.h"
 #include "../engine/session.h"
 #include "../engine/tls.h"
@@ -38,6 +39,9 @@ static int receive_item(struct session *session, char **slot, const struct frame
 	}
 	*slot =
 	    secret ? secret_dup(frame->payload, frame->len) : strndup(frame->payload, frame->len);
+	if (*slot == NULL)
+		machine_fail(session, RESULT_SERVICE_ERR, "out of memory receiving %s",
+			     frame_type_name(frame->type));
 	return 0;
 }
 
@@ -120,6 +124,12 @@ static void receive_start(struct session *session)
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		return;
 	}
+	/* A helper that could never verify an ID token fails now, not after
+	 * the user approved on a phone (the static build opens libjwt). */
+	if (session->config.oauth2_client_id != NULL && jwt_loader_open(err, sizeof(err)) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		return;
+	}
 	session_arm_timeout(session, session->config.timeout);
 	/* 1FA needs its requests one after the other; the other flows overlap two
 	 * (user info and session state, or the device grant and OIDC discovery);
@@ -186,7 +196,12 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 			return 0;
 		/* secret_dup: the argument may be oauth2-client-secret=... */
 		argument = secret_dup(frame->payload, frame->len);
-		if (argument != NULL && config_apply(&session->config, argument, err) != 0)
+		/* An option lost to a failed copy could weaken the login (ca-cert):
+		 * fail closed, at FRAME_START like any bad option. */
+		if (argument == NULL)
+			snprintf(session->option_error, sizeof(session->option_error),
+				 "out of memory receiving an option");
+		else if (config_apply(&session->config, argument, err) != 0)
 			snprintf(session->option_error, sizeof(session->option_error), "%s", err);
 		secret_free(&argument);
 		return 0;

@@ -493,9 +493,11 @@ def test_readme_journalctl_commands(authelia, certs, syslog, tmp_path):
     closed = s.getsockname()[1]
     s.close()
     shutil.copy(HELPER, tmp_path / "helper")
+    # The CA file too: the tmpfs over /run hides the safe directory it is in.
+    shutil.copy(certs / "ca.pem", tmp_path / "ca.pem")
     logins = [
-        ("john", "pw-john", f"url={authelia.url} ca-cert={certs / 'ca.pem'} auth-level=1FA"),
-        ("john", "wrong", f"url={authelia.url} ca-cert={certs / 'ca.pem'} auth-level=1FA"),
+        ("john", "pw-john", f"url={authelia.url} ca-cert=/run/bin/ca.pem auth-level=1FA"),
+        ("john", "wrong", f"url={authelia.url} ca-cert=/run/bin/ca.pem auth-level=1FA"),
         ("john", "pw-john", f"url=https://127.0.0.1:{closed} auth-level=1FA"),
         ("jane", "x", f"url={authelia.url} colour=blue"),
     ]
@@ -506,6 +508,7 @@ def test_readme_journalctl_commands(authelia, certs, syslog, tmp_path):
               "mkdir -m 755 /run/bin",
               "cp /tmp/audit-helper-$$ /run/bin/pam_authelia && rm /tmp/audit-helper-$$",
               "chmod 755 /run/bin/pam_authelia",
+              f"cp {tmp_path / 'ca.pem'} /run/bin/ca.pem && chmod 644 /run/bin/ca.pem",
               f"{JOURNALD} >/dev/null 2>&1 & journald=$!",
               "trap 'kill $journald' EXIT",
               "for i in $(seq 100); do [ -S /run/systemd/journal/dev-log ] && break; "

@@ -16,6 +16,12 @@ Each entry weakens one control and names the test that must then fail:
 
 Every mutant must be killed.  A survivor is a gap: tighten or add a test, or,
 when the control is truly redundant, say so in a note and in README.
+
+The wipes (wipe-*): the helper binary's own free() (engine/wiping_free.c)
+zeroes every block it frees, so in the installed helper each explicit_bzero
+and secret_free is a second lock; the unit tests check each one where that
+free() is absent (libhelper.a in the test binaries, as in the ASan build), and
+wiping-free checks the free() itself through the memory scan.
 """
 
 FLOWS = "tests/integration/test_flows.py"
@@ -231,7 +237,7 @@ MUTANTS = [
                  "SESSION_IP_SIZE, \"%s\", text) > 0;",
          test="unit test_machine test_client_ip_is_a_canonical_ip_literal"),
     dict(id="log-shown", control="names from outside go into log lines sanitised",
-         file="engine/log.c",
+         file="protocol/shown.c",
          find="out[n] = (c >= 0x20 && c < 0x7f && c != '\"' && c != '=') ? (char)c : '?';",
          replace="out[n] = (char)c;",
          test="unit test_machine test_user_name_is_sanitised_in_log_lines"),
@@ -368,6 +374,12 @@ MUTANTS = [
          find="\t\texplicit_bzero(v->u.string, strlen(v->u.string));",
          replace="\t\t(void)v->u.string;",
          test="unit test_wipe test_tokens_are_wiped"),
+    dict(id="wiping-free", control="the helper's own free() wipes every block (libjwt's "
+         "copies)", file="engine/wiping_free.c",
+         find="\t\texplicit_bzero(ptr, malloc_usable_size(ptr));",
+         replace="\t\t(void)ptr;",
+         test="tests/integration/test_memory_scan.py::test_device_flow_leaves_no_trace"
+              " -k inline-post"),
     dict(id="wipe-cookie", control="explicit_bzero: the session cookie", file="engine/http_client.c",
          find="\tsecret_free(&client->cookie_value);\n\tif (len > 0)",
          replace="\tfree(client->cookie_value);\n\tclient->cookie_value = NULL;\n\tif (len > 0)",
@@ -389,6 +401,12 @@ MUTANTS = [
          find="if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {",
          replace="if ((st.st_uid != 0 && st.st_uid != geteuid()) && 0) {",
          test="unit test_helper_process test_unsafe_paths_are_refused"),
+    dict(id="ca-cert-safe-path", control="ca-cert: the helper binary's safe_path rule",
+         file="engine/tls.c",
+         find="fd = trusted_file_open(ca_cert, err, TLS_ERROR_SIZE);",
+         replace="fd = open(ca_cert, O_RDONLY | O_CLOEXEC);",
+         test="tests/integration/test_fail_closed.py::test_a_ca_cert_others_can_change_is_refused"
+              " -k directory"),
     dict(id="helper-fexecve", control="the checked descriptor is what runs (fexecve)",
          file="shim/helper_process.c",
          find="\tfexecve(exe_hi, argv, envp);",

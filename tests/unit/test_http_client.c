@@ -7,7 +7,8 @@
  * made before the start, an early connect that fails with nothing queued (no
  * crash; the next request connects again), and the one retry: only on a
  * connection opened before the request, only before any byte of an answer,
- * only once.  And the session cookie: wiped whenever a copy of it is freed.
+ * only once, never for a request without a deadline of its own (Duo).  And
+ * the session cookie: wiped whenever a copy of it is freed.
  */
 #include "unit.h"
 #include "wipe_check.h"
@@ -36,6 +37,7 @@ struct seen {
 	int count;
 	int status;
 	bool rotated;
+	bool sent;
 	char error[HTTP_ERROR_SIZE];
 	enum http_failure failure;
 	char body[256];
@@ -50,6 +52,7 @@ static void on_response(const struct http_response *response, void *arg)
 	seen->count++;
 	seen->status = response->status;
 	seen->rotated = response->cookie_rotated;
+	seen->sent = response->sent;
 	seen->failure = response->failure;
 	snprintf(seen->error, sizeof(seen->error), "%s", response->error ? response->error : "");
 	snprintf(seen->body, sizeof(seen->body), "%.*s", (int)response->body_len,
@@ -88,11 +91,29 @@ static struct http_client *client_for(struct event_base *base, int port, struct 
 	return http_client_new(base, config, NULL, on_response, seen, err);
 }
 
+/* The TLS context; ca's PEM is read here, not by tls_trust_read, which trusts
+ * only a file below directories root alone can write (not /tmp). */
 static SSL_CTX *start(struct http_client *client, const char *ca, unsigned connections)
 {
-	char err[HTTP_ERROR_SIZE];
-	SSL_CTX *tls = tls_context_new(ca, err);
+	char err[TLS_ERROR_SIZE];
+	struct tls_trust trust = {0};
+	SSL_CTX *tls;
 
+	if (ca == NULL) {
+		tls = tls_context_new(NULL, err);
+	} else {
+		FILE *f = fopen(ca, "r");
+		char pem[16384];
+
+		assert_non_null(f);
+		trust.pem_len = fread(pem, 1, sizeof(pem) - 1, f);
+		fclose(f);
+		pem[trust.pem_len] = '\0';
+		trust.pem = strdup(pem);
+		trust.ca_cert = strdup(ca);
+		tls = tls_context_from(&trust, err);
+		tls_trust_free(&trust);
+	}
 	assert_non_null(tls);
 	assert_int_equal(http_client_start(client, tls, connections, err), 0);
 	http_client_connect(client);
@@ -466,6 +487,7 @@ static void test_refused_connection(void **state)
 	snprintf(want, sizeof(want), "connection to 127.0.0.1:%d refused or unreachable", port);
 	assert_string_equal(seen.error, want);
 	assert_int_equal(seen.failure, HTTP_UNREACHABLE);
+	assert_false(seen.sent); /* never went out: the Duo state keeps this unavailable */
 	http_client_free(client);
 	SSL_CTX_free(tls);
 	config_free(&config);
@@ -621,6 +643,25 @@ static void test_no_retry_on_a_fresh_connection(void **state)
 	rig_close(&rig);
 }
 
+/* The Duo push (no deadline of its own: it lasts as long as the user lets it)
+ * is never sent twice: a second copy is a second push to the phone.  Its
+ * failure says it went out (the Duo state makes that PAM_AUTH_ERR). */
+static void test_no_retry_without_a_deadline_of_its_own(void **state)
+{
+	struct rig rig;
+
+	(void)state;
+	rig_open(&rig, "da");
+	rig.tls = start(rig.client, ca_path, 1);
+	wait_connected(&rig, 1);
+	assert_int_equal(http_client_request(rig.client, HTTP_DUO, "/d", "{}", 2, 0), 0);
+	run_until_answered(rig.base, &rig.seen, 1);
+	assert_int_equal(rig.seen.status, 0);
+	assert_non_null(strstr(rig.seen.error, "closed before a response"));
+	assert_true(rig.seen.sent);
+	rig_close(&rig);
+}
+
 static void test_no_retry_after_part_of_an_answer(void **state)
 {
 	struct rig rig;
@@ -651,6 +692,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_second_failure_is_real),
 	    cmocka_unit_test(test_no_retry_on_a_fresh_connection),
 	    cmocka_unit_test(test_no_retry_after_part_of_an_answer),
+	    cmocka_unit_test(test_no_retry_without_a_deadline_of_its_own),
 	};
 	int rc;
 
