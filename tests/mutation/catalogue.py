@@ -249,7 +249,9 @@ MUTANTS = [
     dict(id="duo-data-result", control="Duo's data.result is a refusal", file="states/duo_push.c",
          find="\tif (rc == 0) {\n\t\tsnprintf(shown, sizeof(shown), \"%.16s\", outcome);",
          replace="\tif (rc == 0 && 0) {\n\t\tsnprintf(shown, sizeof(shown), \"%.16s\", outcome);",
-         test=f"{FLOWS}::test_duo_push_refused -k enroll"),
+         test=f"{FLOWS}::test_duo_push_refused -k enroll",
+         note="the new-session check refuses such an answer too (Authelia rotates the "
+              "cookie only after a factor); the test's log line tells which check refused"),
 
     # --- the result rule (fail closed) ----------------------------------------------------------
     dict(id="result-timeout-server", control="whole-exchange timeout waiting for Authelia: "
