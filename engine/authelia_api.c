@@ -25,7 +25,9 @@ enum auth_result authelia_status_result(int status)
 {
 	if (status >= 300 && status < 400)
 		return RESULT_SERVICE_ERR;
-	if (status >= 500)
+	/* 500-599 only: libevent passes any three digits, and 600-999 is no
+	 * failure of Authelia's that HTTP defines (fail closed). */
+	if (status >= 500 && status < 600)
 		return RESULT_AUTHINFO_UNAVAIL;
 	return RESULT_AUTH_ERR;
 }
@@ -66,7 +68,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 		json_free(root);
 		return RESULT_SERVICE_ERR;
 	}
-	if (status >= 500) {
+	if (status >= 500 && status < 600) {
 		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: Authelia failed (response status=%d)",
 			 what, status);
 		json_free(root);

@@ -84,6 +84,7 @@ struct doctor {
 	bool sshd_stack_loads_module;
 	size_t loading_files; /* files whose auth stack loads the module */
 	unsigned sshd_max_timeout;
+	bool sshd_uses_authz;	  /* a line of sshd's stack has authz-url */
 	char seen_lines[64][300]; /* file:line already validated */
 	size_t seen_count;
 };
@@ -315,9 +316,13 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 	if (sshd_stack) {
 		/* the timeout matters for sshd's LoginGraceTime even if seen before */
 		config_init(&config);
-		for (int i = 0; i < e->argc; i++)
+		for (int i = 0; i < e->argc; i++) {
 			if (strncmp(e->argv[i], "timeout=", 8) == 0)
 				config_apply(&config, e->argv[i], err);
+			/* and UseDNS matters for the access check */
+			if (strncmp(e->argv[i], "authz-url=", 10) == 0)
+				d->sshd_uses_authz = true;
+		}
 		if (config.timeout > d->sshd_max_timeout)
 			d->sshd_max_timeout = config.timeout;
 		config_free(&config);
@@ -724,6 +729,17 @@ static void check_sshd(struct doctor *d)
 		    "sshd: PasswordAuthentication yes: a client using it answers every PAM prompt "
 		    "with the password and never sees a second-factor prompt; fix: "
 		    "PasswordAuthentication no");
+	/* The access check refuses a PAM_RHOST that is a host name (the client's
+	 * address could not reach Authelia's networks rules). */
+	if (d->sshd_uses_authz) {
+		if (strcmp(sshd_value(text, "usedns", value, sizeof(value)), "yes") == 0)
+			finding(d, FINDING_FAIL,
+				"sshd: UseDNS yes puts the client's host name in PAM_RHOST, which "
+				"the access check (authz-url) refuses, so logins from clients "
+				"with a reverse DNS name fail; fix: UseDNS no");
+		else
+			finding(d, FINDING_OK, "sshd: UseDNS %s", value[0] ? value : "no");
+	}
 	grace = atol(sshd_value(text, "logingracetime", value, sizeof(value)));
 	if (grace > 0 && d->sshd_max_timeout > 0 && (unsigned long)grace <= d->sshd_max_timeout)
 		finding(

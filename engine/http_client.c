@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #ifndef PAM_AUTHELIA_VERSION
 #define PAM_AUTHELIA_VERSION "0"
@@ -627,9 +628,61 @@ int http_cookie_parse(const char *header, const char *name, const char **value, 
 	return 0;
 }
 
-/* Keeps the session cookie from a Set-Cookie header; true when it is a new,
- * non-empty value. */
-static bool http_keep_cookie(struct http_client *client, const char *header)
+/*
+ * Whether a Set-Cookie's attributes (what follows its value) expire the cookie
+ * now (RFC 6265 s.5.2-5.3): Max-Age zero or less, else an Expires date not in
+ * the future.  An attribute that does not parse is ignored, as RFC 6265 says;
+ * Max-Age wins over Expires.
+ */
+static bool http_cookie_expired(const char *attributes)
+{
+	bool max_age = false, max_age_expired = false, expires_expired = false;
+
+	for (const char *p = strchr(attributes, ';'); p != NULL; p = strchr(p, ';')) {
+		char value[64];
+		size_t n;
+
+		p++;
+		p += strspn(p, " \t");
+		n = strcspn(p, ";");
+		if (n <= 8 || n - 8 >= sizeof(value))
+			continue;
+		snprintf(value, sizeof(value), "%.*s", (int)(n - 8), p + 8);
+		value[strcspn(value, " \t")] = '\0';
+		if (strncasecmp(p, "max-age=", 8) == 0) {
+			char *end;
+			long long seconds;
+
+			if (value[0] != '-' && (value[0] < '0' || value[0] > '9'))
+				continue;
+			errno = 0;
+			seconds = strtoll(value, &end, 10);
+			if (*end != '\0' || end == value)
+				continue;
+			max_age = true;
+			max_age_expired = seconds <= 0 || (errno == ERANGE && value[0] == '-');
+		} else if (strncasecmp(p, "expires=", 8) == 0) {
+			struct tm tm = {0};
+			const char *end;
+
+			snprintf(value, sizeof(value), "%.*s", (int)(n - 8), p + 8);
+			end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+			if (end != NULL && end[strspn(end, " \t")] == '\0')
+				expires_expired = timegm(&tm) <= time(NULL);
+		}
+	}
+	return max_age ? max_age_expired : expires_expired;
+}
+
+enum http_cookie_change {
+	COOKIE_KEPT,	/* another cookie, or the same value again (a refresh) */
+	COOKIE_ROTATED, /* a new, non-empty value */
+	COOKIE_DELETED, /* an empty value, or one that expires now */
+};
+
+/* Keeps the session cookie from a Set-Cookie header, or forgets it when the
+ * header deletes it; says which. */
+static enum http_cookie_change http_keep_cookie(struct http_client *client, const char *header)
 {
 	const char *value;
 	size_t len;
@@ -639,13 +692,16 @@ static bool http_keep_cookie(struct http_client *client, const char *header)
 	if (rc < 0)
 		log_error("ignoring a malformed %s cookie from the server", client->cookie_name);
 	if (rc != 0)
-		return false;
-	rotated = len > 0 && (client->cookie_value == NULL || strlen(client->cookie_value) != len ||
-			      memcmp(client->cookie_value, value, len) != 0);
+		return COOKIE_KEPT;
+	if (len == 0 || http_cookie_expired(value + len)) {
+		secret_free(&client->cookie_value);
+		return COOKIE_DELETED;
+	}
+	rotated = client->cookie_value == NULL || strlen(client->cookie_value) != len ||
+		  memcmp(client->cookie_value, value, len) != 0;
 	secret_free(&client->cookie_value);
-	if (len > 0) /* an empty value deletes the cookie */
-		client->cookie_value = secret_dup(value, len);
-	return rotated && client->cookie_value != NULL;
+	client->cookie_value = secret_dup(value, len);
+	return rotated && client->cookie_value != NULL ? COOKIE_ROTATED : COOKIE_KEPT;
 }
 
 static bool http_connection_errno(int e)
@@ -806,8 +862,19 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 	response.status = evhttp_request_get_response_code(req);
 	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
 	{
-		if (strcasecmp(kv->key, "Set-Cookie") == 0 && http_keep_cookie(client, kv->value))
+		if (strcasecmp(kv->key, "Set-Cookie") != 0)
+			continue;
+		switch (http_keep_cookie(client, kv->value)) {
+		case COOKIE_ROTATED:
 			response.cookie_rotated = true;
+			break;
+		case COOKIE_DELETED: /* whatever came before it is gone too */
+			response.cookie_deleted = true;
+			response.cookie_rotated = false;
+			break;
+		case COOKIE_KEPT:
+			break;
+		}
 	}
 	response.headers = evhttp_request_get_input_headers(req);
 	response.date = evhttp_find_header(response.headers, "Date");

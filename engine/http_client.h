@@ -68,6 +68,9 @@ struct http_response {
 	/* This response set the session cookie to a new, non-empty value (Authelia
 	 * regenerates the session after every factor it accepts). */
 	bool cookie_rotated;
+	/* This response deleted the session cookie (an empty value, Max-Age <= 0
+	 * or an Expires date in the past): the client sends none from now on. */
+	bool cookie_deleted;
 	/* The request went out on a connection whose TLS was up: the server may
 	 * have received it (a failure before, such as a refused connect or a
 	 * failed handshake, leaves it false). */

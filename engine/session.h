@@ -42,7 +42,10 @@
 #define FACTOR_TOTP	"totp"	   /* /api/secondfactor/totp OK, session regenerated */
 #define FACTOR_DUO	"duo"	   /* /api/secondfactor/duo OK, session regenerated */
 #define FACTOR_DEVICE	"device"   /* device flow approved and bound to the PAM user */
-/* (issue 12's access-control check adds its own, e.g. "authz") */
+/* Authelia's access control (authz-url) let the login end in success: 200
+ * with Remote-User the PAM user, or after the device flow 401 with the
+ * session confirmed at level 1; recorded once, last. */
+#define FACTOR_AUTHZ "authz"
 
 struct session {
 	struct event_base *base;

@@ -142,6 +142,11 @@ void machine_channel_malformed(struct session *session, const char *why);
  */
 int session_state_request(struct session *session);
 bool session_state_confirmed(struct session *session, const struct http_response *response);
+/* Reads the answer only: the user it names (as log lines show it, in shown),
+ * whether that is exactly the PAM user, and the level; false, having failed
+ * the login, when the answer is not a readable session state. */
+bool session_state_read(struct session *session, const struct http_response *response,
+			bool *same_user, long long *level, char shown[LOG_SHOWN_SIZE]);
 
 /*
  * The user's enrolled methods (states/user_info.c), shared with access_check:

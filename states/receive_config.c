@@ -113,6 +113,18 @@ static void receive_start(struct session *session)
 	}
 	if (session->config.authz_url != NULL && receive_authz_url(session) != 0)
 		return;
+	/* Without the client's address in X-Forwarded-For, Authelia's networks
+	 * rules match this host's own: a client that controls its reverse DNS
+	 * would get the rules meant for this host's network. */
+	if (session->authz.url != NULL && session->rhost != NULL && session->rhost[0] != '\0' &&
+	    session->client_ip[0] == '\0') {
+		machine_fail(session, RESULT_SERVICE_ERR,
+			     "PAM_RHOST \"%s\" is a host name, not an address, so the access check "
+			     "cannot tell Authelia the client's address (its networks rules would "
+			     "match this host's); fix: UseDNS no in sshd_config",
+			     session->rhost_log);
+		return;
+	}
 	if (session->config.secret_inline)
 		log_warning(
 		    "oauth2-client-secret= is readable by every local user in the PAM file; "

@@ -377,6 +377,27 @@ def test_sshd_settings_that_break_the_module(pam_dir, authelia, certs, sshd_conf
     assert rc == (2 if level == "FAIL" else 1)
 
 
+@pytest.mark.parametrize("usedns,level", [("yes", "FAIL"), ("no", "OK")])
+def test_usedns_with_the_access_check(pam_dir, authelia, certs, sshd_config, usedns, level):
+    """The access check refuses a PAM_RHOST that is a host name."""
+    f = service(pam_dir, line(authelia, certs, "authz-url=https://web01.localhost/pam/%s"),
+                "sshd")
+    rc, lines = doctor("--pam-file", f, "--sshd-config",
+                       sshd_config(GOOD_SSHD + f"UseDNS {usedns}\n"))
+    if level == "FAIL":
+        assert has(lines, "FAIL", "sshd: UseDNS yes puts the client's host name in PAM_RHOST, "
+                   "which the access check (authz-url) refuses", "fix: UseDNS no"), lines
+        assert rc == 2
+    else:
+        assert has(lines, "OK", "sshd: UseDNS no"), lines
+
+
+def test_usedns_without_the_access_check_is_not_reported(pam_dir, authelia, certs, sshd_config):
+    f = service(pam_dir, line(authelia, certs), "sshd")
+    rc, lines = doctor("--pam-file", f, "--sshd-config", sshd_config(GOOD_SSHD + "UseDNS yes\n"))
+    assert rc == 0 and not any("UseDNS" in l for l in lines), lines
+
+
 def test_a_long_module_timeout_against_the_default_grace_time(pam_dir, authelia, certs,
                                                              sshd_config):
     f = service(pam_dir, line(authelia, certs, "timeout=300"), "sshd")

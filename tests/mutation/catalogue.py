@@ -279,8 +279,10 @@ MUTANTS = [
          test=f"{FLOWS}::test_bad_server_answers -k larger"),
     dict(id="result-4xx", control="4xx is a refusal, only 5xx is unavailable",
          file="engine/authelia_api.c",
-         find='\tif (status >= 500) {\n\t\tsnprintf(reason, AUTHELIA_REASON_SIZE, "%s: Authelia failed',
-         replace='\tif (status >= 400) {\n\t\tsnprintf(reason, AUTHELIA_REASON_SIZE, "%s: Authelia failed',
+         find='\tif (status >= 500 && status < 600) {\n\t\tsnprintf(reason, AUTHELIA_REASON_SIZE, '
+              '"%s: Authelia failed',
+         replace='\tif (status >= 400 && status < 600) {\n\t\tsnprintf(reason, '
+                 'AUTHELIA_REASON_SIZE, "%s: Authelia failed',
          test=f"{FLOWS}::test_bad_server_answers -k 404"),
     dict(id="result-backstop", control="the module's backstop: AUTH_ERR", file="shim/relay.c",
          find='"helper still running past timeout; killed it");\n\t\thelper_kill(helper);\n'
@@ -383,8 +385,8 @@ MUTANTS = [
          test="tests/integration/test_memory_scan.py::test_device_flow_leaves_no_trace"
               " -k inline-post"),
     dict(id="wipe-cookie", control="explicit_bzero: the session cookie", file="engine/http_client.c",
-         find="\tsecret_free(&client->cookie_value);\n\tif (len > 0)",
-         replace="\tfree(client->cookie_value);\n\tclient->cookie_value = NULL;\n\tif (len > 0)",
+         find="\tsecret_free(&client->cookie_value);\n\tclient->cookie_value = secret_dup(value, len);",
+         replace="\tfree(client->cookie_value);\n\tclient->cookie_value = secret_dup(value, len);",
          test="unit test_http_client test_the_session_cookie_is_wiped"),
     dict(id="wipe-cookie-header", control="explicit_bzero: the Cookie header",
          file="engine/http_client.c",
@@ -490,8 +492,8 @@ MUTANTS = [
          test="unit test_authz test_answers"),
     dict(id="authz-replaced-session", control="an access answer that replaced the session is "
          "refused", file="engine/authz.c",
-         find="\tif (response->cookie_rotated) {",
-         replace="\tif (response->cookie_rotated && 0) {",
+         find="\tif (response->cookie_rotated || response->cookie_deleted) {",
+         replace="\tif (response->cookie_deleted) {",
          test="unit test_authz test_answers"),
     dict(id="authz-second-question", control="the access check asked again after the second "
          "factor", file="states/access_recheck.c",

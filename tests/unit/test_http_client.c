@@ -36,7 +36,7 @@
 struct seen {
 	int count;
 	int status;
-	bool rotated;
+	bool rotated, deleted;
 	bool sent;
 	char error[HTTP_ERROR_SIZE];
 	enum http_failure failure;
@@ -52,6 +52,7 @@ static void on_response(const struct http_response *response, void *arg)
 	seen->count++;
 	seen->status = response->status;
 	seen->rotated = response->cookie_rotated;
+	seen->deleted = response->cookie_deleted;
 	seen->sent = response->sent;
 	seen->failure = response->failure;
 	snprintf(seen->error, sizeof(seen->error), "%s", response->error ? response->error : "");
@@ -207,6 +208,9 @@ static void make_certificate(void)
 	EVP_PKEY_free(server_key);
 }
 
+/* The Cookie header of the last request read ("" without one). */
+static char last_cookie[256];
+
 /* Reads one request (headers and Content-Length body); 0 at EOF. */
 static int read_request(SSL *ssl)
 {
@@ -224,6 +228,10 @@ static int read_request(SSL *ssl)
 		if ((end = strstr(buf, "\r\n\r\n")) != NULL)
 			break;
 	}
+	last_cookie[0] = '\0';
+	if ((cl = strcasestr(buf, "\r\ncookie: ")) != NULL)
+		snprintf(last_cookie, sizeof(last_cookie), "%.*s", (int)strcspn(cl + 10, "\r"),
+			 cl + 10);
 	cl = strcasestr(buf, "content-length:");
 	if (cl != NULL)
 		body = strtol(cl + 15, NULL, 10);
@@ -243,9 +251,24 @@ static int read_request(SSL *ssl)
  *   d  read one request, close without answering
  *   p  read one request, send part of an answer, close
  *   x  close at once, before TLS
+ *   k  answer request i with the i-th Set-Cookie of cookie_script (none past
+ *      its end), the body the Cookie header that request carried
  */
 #define COOKIE_MARK "cookie-9d41e7-"
 
+static const char *const cookie_script[] = {
+    "authelia_session=k1; path=/",						/* new */
+    "authelia_session=k1; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/",	/* deleted */
+    "authelia_session=k3; path=/",						/* new */
+    "authelia_session=k3; Max-Age=0",						/* deleted */
+    "authelia_session=k5; path=/",						/* new */
+    "authelia_session=; path=/",						/* deleted */
+    "authelia_session=k7; Max-Age=3600; expires=Thu, 01 Jan 1970 00:00:00 GMT", /* new */
+    "authelia_session=k7; expires=Fri, 01 Jan 2100 00:00:00 GMT; path=/",	/* kept */
+    "authelia_session=k7; Max-Age=soon; expires=Mon, 01 Jan 2001 00:00:00 GMT", /* deleted */
+    "authelia_session=k10; expires=yesterday",					/* new */
+    "authelia_session=k10; Max-Age=-1",						/* deleted */
+};
 static void serve_connection(SSL_CTX *ctx, int fd, char how, int number)
 {
 	SSL *ssl;
@@ -260,9 +283,23 @@ static void serve_connection(SSL_CTX *ctx, int fd, char how, int number)
 	SSL_set_fd(ssl, fd);
 	if (SSL_accept(ssl) != 1)
 		return;
-	while (read_request(ssl)) {
+	for (int request = 0; read_request(ssl); request++) {
 		if (how == 'd')
 			break;
+		if (how == 'k') {
+			const int n = (int)(sizeof(cookie_script) / sizeof(cookie_script[0]));
+			char line[160] = "";
+
+			if (request < n)
+				snprintf(line, sizeof(line), "Set-Cookie: %s\r\n",
+					 cookie_script[request]);
+			len = snprintf(answer, sizeof(answer),
+				       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%s"
+				       "Content-Length: %zu\r\n\r\n%s",
+				       line, strlen(last_cookie), last_cookie);
+			SSL_write(ssl, answer, len);
+			continue;
+		}
 		if (how == 'p') {
 			SSL_write(ssl, "HTTP/1.1 200 OK\r\nContent-Le", 27);
 			break;
@@ -515,6 +552,47 @@ static void test_connections_open_early_with_nodelay(void **state)
 	rig_close(&rig);
 }
 
+/* A Set-Cookie that deletes the session cookie (empty value, Max-Age <= 0,
+ * an Expires date past) is reported as such and the cookie is forgotten;
+ * one with a new value is a rotation; the same value again neither. */
+static void test_a_deleted_session_cookie_is_reported_and_forgotten(void **state)
+{
+	static const struct {
+		bool rotated, deleted;
+		const char *sent; /* the Cookie header of this request */
+	} want[] = {
+	    {true, false, ""},
+	    {false, true, "authelia_session=k1"},
+	    {true, false, ""},
+	    {false, true, "authelia_session=k3"},
+	    {true, false, ""},
+	    {false, true, "authelia_session=k5"},
+	    {true, false, ""}, /* Max-Age wins over Expires */
+	    {false, false, "authelia_session=k7"},
+	    {false, true, "authelia_session=k7"}, /* a Max-Age that does not parse is ignored */
+	    {true, false, ""},			  /* an Expires that does not parse likewise */
+	    {false, true, "authelia_session=k10"},
+	    {false, false, ""},
+	};
+	struct rig rig;
+
+	(void)state;
+	rig_open(&rig, "k");
+	rig.tls = start(rig.client, ca_path, 1);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		print_message("  request %zu\n", i + 1);
+		rig.seen.count = 0;
+		assert_int_equal(http_client_request(rig.client, HTTP_STATE, "/s", NULL, 0, 5000),
+				 0);
+		run_until_answered(rig.base, &rig.seen, 1);
+		assert_int_equal(rig.seen.status, 200);
+		assert_string_equal(rig.seen.body, want[i].sent);
+		assert_int_equal(rig.seen.rotated, want[i].rotated);
+		assert_int_equal(rig.seen.deleted, want[i].deleted);
+	}
+	rig_close(&rig);
+}
+
 static void test_requests_made_before_the_start_wait_for_it(void **state)
 {
 	struct rig rig;
@@ -685,6 +763,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_refused_connection),
 	    cmocka_unit_test(test_connections_open_early_with_nodelay),
 	    cmocka_unit_test(test_requests_made_before_the_start_wait_for_it),
+	    cmocka_unit_test(test_a_deleted_session_cookie_is_reported_and_forgotten),
 	    cmocka_unit_test(test_two_requests_go_out_on_two_connections),
 	    cmocka_unit_test(test_early_connect_failures_do_not_crash),
 	    cmocka_unit_test(test_retried_once_when_a_kept_connection_was_closed),
