@@ -5,6 +5,8 @@
 #                   (without DESTDIR) it also creates the helper's system account _pam_authelia
 #   make deb        the Debian package libpam-authelia, built in build/deb/ (dpkg-buildpackage)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make mutants    the mutation catalogue (tests/mutation/): each security control
+#                   weakened in a scratch copy, its test must fail (MUTANTS=id1,id2: some)
 #   make bench      one table: each flow's wait, round trips, requests, CPU and RSS, and
 #                   what the sandbox costs a login (root)
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
@@ -78,7 +80,7 @@ SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
 .PHONY: all deps test-deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper static-helper fuzz fuzz-smoke \
-	check-exports install uninstall clean format man deb
+	check-exports install uninstall clean format man deb mutants
 .DEFAULT_GOAL := all
 
 MANPAGES := $(BUILD)/man/pam_authelia.8 $(BUILD)/man/pam_authelia.1
@@ -203,6 +205,11 @@ TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
 
 integration-tests: test-deps all $(TEST_PROGRAMS)
 	@tests/run_integration.sh
+
+# The mutation catalogue: builds a scratch copy of the tree once, then per mutant
+# rebuilds incrementally and runs one test (root, as the integration tests).
+mutants: test-deps
+	@/usr/bin/python3 tests/mutation/run_mutants.py $(if $(MUTANTS),--only $(MUTANTS))
 
 check-exports: test-deps all
 	@tests/check_exports.sh $(BUILD)/pam_authelia.so

@@ -6,6 +6,8 @@
 #include <event2/event.h>
 #include <malloc.h>
 #include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,4 +105,21 @@ void secret_free(char **secret)
 		free(*secret);
 		*secret = NULL;
 	}
+}
+
+char *secret_printf(const char *format, ...)
+{
+	va_list ap;
+	char *out;
+	int n;
+
+	va_start(ap, format);
+	n = vsnprintf(NULL, 0, format, ap);
+	va_end(ap);
+	if (n < 0 || (out = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	va_start(ap, format);
+	vsnprintf(out, (size_t)n + 1, format, ap);
+	va_end(ap);
+	return out;
 }

@@ -33,4 +33,9 @@ void secure_free(void *ptr);
 char *secret_dup(const char *data, size_t len);
 void secret_free(char **secret);
 
+/* Like asprintf, for text that holds a secret: glibc's asprintf grows its
+ * buffer and frees the old one unwiped, leaving a copy behind.  Returns NULL
+ * on failure; free with secret_free. */
+char *secret_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
 #endif
