@@ -332,8 +332,8 @@ MUTANTS = [
     dict(id="wipe-frame", control="secure_free: libevent's and OpenSSL's buffers (frames, "
          "requests)",
          file="engine/secure_alloc.c",
-         find="explicit_bzero(ptr, malloc_usable_size(ptr));",
-         replace="(void)ptr;",
+         find="\texplicit_bzero(ptr, size);",
+         replace="\t(void)size;",
          test="unit test_wipe test_password_is_wiped",
          note="secure_free is libevent's and OpenSSL's free: every buffer they held"),
     dict(id="wipe-totp", control="explicit_bzero: the TOTP code", file="states/totp_verify.c",
@@ -380,10 +380,15 @@ MUTANTS = [
          test="unit test_wipe test_tokens_are_wiped"),
     dict(id="wiping-free", control="the helper's own free() wipes every block (libjwt's "
          "copies)", file="engine/wiping_free.c",
-         find="\t\texplicit_bzero(ptr, malloc_usable_size(ptr));",
+         find="\t\tsecure_wipe(ptr);",
          replace="\t\t(void)ptr;",
          test="tests/integration/test_memory_scan.py::test_device_flow_leaves_no_trace"
               " -k inline-post"),
+    dict(id="wipe-double-free", control="wiping leaves glibc's double-free check (a block "
+         "that carries the tcache key is not wiped)", file="engine/secure_alloc.c",
+         find="\t\tif (second == secure_freed_key)",
+         replace="\t\tif (second == secure_freed_key && 0)",
+         test="tests/integration/test_memory_scan.py::test_wiping_keeps_glibc_double_free_check"),
     dict(id="wipe-cookie", control="explicit_bzero: the session cookie", file="engine/http_client.c",
          find="\tsecret_free(&client->cookie_value);\n\tclient->cookie_value = secret_dup(value, len);",
          replace="\tfree(client->cookie_value);\n\tclient->cookie_value = secret_dup(value, len);",

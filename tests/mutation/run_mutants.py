@@ -33,7 +33,8 @@ sys.path.insert(0, str(HERE))
 from catalogue import MUTANTS  # noqa: E402
 
 HELPER_TARGETS = ["build/pam_authelia", "build/pam_authelia.so", "build/tests/pam_test_app",
-                  "build/tests/pam_set_authtok.so", "build/tests/stand_in_wrapper"]
+                  "build/tests/pam_set_authtok.so", "build/tests/stand_in_wrapper",
+                  "build/tests/double_free"]
 # Built again only for the suites that run it (it recompiles engine/sandbox.c).
 SELFTEST_SUITES = ("test_sandbox.py", "test_audit.py")
 UNIT_TIMEOUT = 60
