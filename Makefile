@@ -7,6 +7,8 @@
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make fuzz-coverage  line coverage (llvm-cov) of the committed fuzz corpora, per file
 #   make fuzz-long  the long run (about an hour on one core, 10^8 executions)
+#   make mutants    the mutation catalogue (tests/mutation/): each security control
+#                   weakened in a scratch copy, its test must fail (MUTANTS=id1,id2: some)
 #   make bench      one table: each flow's wait, round trips, requests, CPU and RSS, and
 #                   what the sandbox costs a login (root)
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
@@ -21,7 +23,8 @@ BINDIR       ?= $(PREFIX)/bin
 PAMDIR       ?= $(shell dirname "$$(find /lib /usr/lib /lib64 /usr/lib64 -name pam_unix.so -print -quit 2>/dev/null || true)" 2>/dev/null)
 MANDIR       ?= $(PREFIX)/share/man
 BUILD        := build
-# tools/deps.sh installs missing Debian packages; debian/rules turns it off.
+# tools/deps.sh installs missing Debian packages (build: what make and make
+# install need; deb: make deb; test: only the tests); debian/rules turns it off.
 DEPS         ?= tools/deps.sh
 FUZZ_SECONDS ?= 20
 
@@ -38,33 +41,38 @@ HELPER_PKGS  := libevent libevent_openssl openssl yajl libqrencode libjwt libsec
 HELPER_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(HELPER_PKGS))
 HELPER_LIBS   = $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
-# How the helper binary links its libraries.  static (the default): OpenSSL,
-# libevent and yajl are linked in (Debian's .a files), which spares every
-# login the dynamic relocation of libcrypto's ~4,000 symbols (13% of a TOTP
-# login's instructions, see make bench), and its ~17,000 relative relocations
-# are packed (DT_RELR); libjwt, only a shared library, is
-# opened by the device flow (engine/jwt_loader.c).  Rebuild the helper after
-# a security update of OpenSSL or libevent.  dynamic: every library shared.
-# Tests and fuzzers always link dynamically.
-HELPER_LINK  ?= static
+# How the helper binary links its libraries.  dynamic (the default): every
+# library shared, so the helper gets Debian's OpenSSL and libevent security
+# updates with apt, and one OpenSSL (under the wiping allocator) serves the
+# whole process.  static (opt-in): OpenSSL, libevent and yajl are linked in
+# (Debian's .a files), which spares every login the dynamic relocation of
+# libcrypto's ~4,000 symbols (13% of a TOTP login's instructions, see make
+# bench); but the helper must be rebuilt after every security update of
+# OpenSSL or libevent, and the device flow's libjwt (only a shared library,
+# opened by engine/jwt_loader.c) brings a second libcrypto.so into the
+# process, outside the wiping allocator.  make check builds it once
+# (make static-helper: build/static) and logs in with it.  Tests and
+# fuzzers link dynamically.
+HELPER_LINK  ?= dynamic
 ifeq ($(HELPER_LINK),static)
-HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o
+HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/jwt_forward.o $(BUILD)/obj/helper/engine/wiping_free.o
 HELPER_BIN_LIBS = -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-Bstatic -levent_openssl \
 		  -levent -lyajl_s -lssl -lcrypto -Wl,-Bdynamic \
 		  $(shell $(PKG_CONFIG) --libs libqrencode libseccomp)
 else
-HELPER_BIN_OBJ  =
+HELPER_BIN_OBJ  = $(BUILD)/obj/helper/engine/wiping_free.o
 HELPER_BIN_LIBS = $(HELPER_LIBS)
 endif
 
-PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c protocol/audit.c
+PROTOCOL_SRC := protocol/frame.c protocol/options.c protocol/binary_path.c protocol/shown.c \
+		protocol/audit.c
 SHIM_SRC     := shim/pam_authelia.c shim/shim_options.c shim/client_socket.c \
 		shim/helper_process.c shim/relay.c shim/shim_audit.c
 ENGINE_SRC   := engine/log.c engine/secure_alloc.c engine/config.c engine/tls.c engine/json.c \
 		engine/http_client.c engine/authelia_api.c engine/qr.c engine/oidc.c \
 		engine/jwt_loader.c engine/channel.c engine/session.c engine/secret_file.c \
 		engine/pam_file.c engine/doctor.c engine/ca_store.c engine/sandbox.c \
-		engine/authz.c
+		engine/file_read.c engine/authz.c
 STATES_SRC   := $(wildcard states/*.c)
 HELPER_LIB_SRC := $(PROTOCOL_SRC) $(ENGINE_SRC) $(STATES_SRC)
 UNIT_TESTS   := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -74,8 +82,8 @@ comma := ,
 SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
-.PHONY: all deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper fuzz fuzz-smoke fuzz-coverage fuzz-long \
-	check-exports install uninstall clean format man deb
+.PHONY: all deps test-deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper static-helper fuzz fuzz-smoke fuzz-coverage fuzz-long \
+	check-exports install uninstall clean format man deb mutants
 .DEFAULT_GOAL := all
 
 MANPAGES := $(BUILD)/man/pam_authelia.8 $(BUILD)/man/pam_authelia.1
@@ -83,7 +91,10 @@ MANPAGES := $(BUILD)/man/pam_authelia.8 $(BUILD)/man/pam_authelia.1
 all: deps $(BUILD)/pam_authelia.so $(BUILD)/pam_authelia $(MANPAGES)
 
 deps:
-	@$(DEPS)
+	@$(DEPS) build
+
+test-deps:
+	@$(DEPS) test
 
 # --- manual pages: scdoc sources in man/ ---
 $(BUILD)/man/%: man/%.scd | deps
@@ -95,6 +106,7 @@ man: $(MANPAGES)
 # --- the Debian package, built from a copy of the tree so that nothing lands in
 # the tree's parent directory: build/deb/libpam-authelia_*.deb ---
 deb: deps
+	@$(DEPS) deb
 	@tools/build_deb.sh
 
 # --- the PAM module: PIC, libc + libpam only, exports pam_sm_* only ---
@@ -127,7 +139,7 @@ $(BUILD)/pam_authelia: $(BUILD)/obj/helper/engine/main.o $(HELPER_BIN_OBJ) $(BUI
 	$(CC) $(CFLAGS) -pie -o $@ $^ $(LINK_HARDENING) $(LDFLAGS) $(HELPER_BIN_LIBS)
 
 # --- tests ---
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/obj/libhelper.a $(SHIM_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/obj/libhelper.a $(SHIM_OBJ) | test-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Wno-missing-prototypes $(HELPER_CFLAGS) -o $@ $< \
 		$(filter-out $(BUILD)/obj/shim/protocol/% $(BUILD)/obj/shim/shim/pam_authelia.o,$(SHIM_OBJ)) \
@@ -140,7 +152,7 @@ $(BUILD)/tests/pam_test_app: tests/pam_test_app.c | deps
 # Sanitizer build of the helper and the unit tests (ASan + UBSan), in its own tree.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-unit-tests: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+unit-tests: test-deps all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 	@tests/run_unit.sh $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 sanitizer-tests: deps
@@ -158,7 +170,20 @@ sanitizer-helper: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/san-helper CFLAGS="$(SAN_HELPER_FLAGS)" \
 		HARDENING="" LDFLAGS="-fsanitize=address" $(BUILD)/san-helper/pam_authelia
 
+# The opt-in static build of the helper (HELPER_LINK=static), in a tree of its
+# own: make bench measures it, tests/integration/test_static_helper.py logs in with it.
+static-helper: deps
+	@$(MAKE) --no-print-directory HELPER_LINK=static BUILD=$(BUILD)/static \
+		$(BUILD)/static/pam_authelia
+
 # The stand-in helper's executable front (the shim cannot execute a script).
+# The helper's free() and secure_free, freeing one block twice (test_memory_scan.py).
+$(BUILD)/tests/double_free: tests/double_free.c $(BUILD)/obj/helper/engine/wiping_free.o \
+		$(BUILD)/obj/libhelper.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HELPER_CFLAGS) -o $@ $< \
+		$(BUILD)/obj/helper/engine/wiping_free.o $(BUILD)/obj/libhelper.a $(HELPER_LIBS)
+
 $(BUILD)/tests/stand_in_wrapper: tests/stand_in_wrapper.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
@@ -183,12 +208,18 @@ $(BUILD)/tests/pam_fd_snapshot.so: tests/pam_fd_snapshot.c | deps
 
 TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
 	$(BUILD)/tests/pam_fd_snapshot.so \
-	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest
+	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest \
+	$(BUILD)/tests/double_free
 
-integration-tests: all $(TEST_PROGRAMS)
+integration-tests: test-deps all $(TEST_PROGRAMS)
 	@tests/run_integration.sh
 
-check-exports: all
+# The mutation catalogue: builds a scratch copy of the tree once, then per mutant
+# rebuilds incrementally and runs one test (root, as the integration tests).
+mutants: test-deps
+	@/usr/bin/python3 tests/mutation/run_mutants.py $(if $(MUTANTS),--only $(MUTANTS))
+
+check-exports: test-deps all
 	@tests/check_exports.sh $(BUILD)/pam_authelia.so
 
 # --- fuzzing (clang libFuzzer) ---
@@ -211,7 +242,7 @@ FUZZ_SCRIPT_OBJ := $(FUZZ_BUILD)/obj/fuzz/script.o
 .PRECIOUS: $(FUZZ_BUILD)/obj/%.o
 
 $(FUZZ_BUILD)/obj/%.o: %.c $(wildcard engine/*.h states/*.h protocol/*.h shim/*.h fuzz/*.h) \
-		$(BUILD)/gen/sandbox_filter.h | deps
+		$(BUILD)/gen/sandbox_filter.h | deps test-deps
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BASE_CFLAGS) $(FUZZ_DEFINES) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
 		$(HELPER_CFLAGS) -I$(BUILD)/gen -c -o $@ $<
@@ -245,13 +276,13 @@ fuzz-long: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 # Line coverage of the committed corpora alone (no fuzzing): every target is
 # built again with clang's source-based coverage and replays fuzz/corpus/NAME.
 FUZZ_COV_CFLAGS := -g -O0 -fprofile-instr-generate -fcoverage-mapping -DPAM_AUTHELIA_FUZZ_COVERAGE
-fuzz-coverage: deps
+fuzz-coverage: deps test-deps
 	@$(MAKE) --no-print-directory FUZZ_BUILD=$(BUILD)/fuzz-cov \
 		FUZZ_CFLAGS="$(FUZZ_COV_CFLAGS)" FUZZ_LDFLAGS="$(FUZZ_COV_CFLAGS)" \
 		$(addprefix $(BUILD)/fuzz-cov/,$(FUZZ_TARGETS))
 	@tests/fuzz_coverage.sh $(BUILD)/fuzz-cov $(FUZZ_TARGETS)
 
-demo: all
+demo: test-deps all
 	@tools/private_dev.sh /usr/bin/python3 tools/demo.py
 
 demo-stop:
@@ -269,13 +300,19 @@ $(BUILD)/tests/bench_sandbox: tests/bench/bench_sandbox.c $(BUILD)/obj/libhelper
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HELPER_CFLAGS) -o $@ $< $(BUILD)/obj/libhelper.a $(HELPER_LIBS)
 
-bench: all $(TEST_PROGRAMS) $(BUILD)/tests/bench_sandbox $(BUILD)/tests/bare_client
+# The login benchmark runs for both builds of the helper: the default (dynamic)
+# and HELPER_LINK=static (make static-helper, in $(BUILD)/static): one table each.
+bench: test-deps all $(TEST_PROGRAMS) $(BUILD)/tests/bench_sandbox $(BUILD)/tests/bare_client
+	@$(MAKE) --no-print-directory static-helper
 	@tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
+	@echo
+	@PAM_AUTHELIA_HELPER="$(CURDIR)/$(BUILD)/static/pam_authelia" \
+		tools/private_dev.sh /usr/bin/python3 tests/bench/bench_login.py $${RUNS:-30}
 	@if [ "$$(id -u)" -eq 0 ]; then \
 		tools/private_dev.sh /usr/bin/python3 tests/bench/bench_sandbox.py $${RUNS:-30}; \
 	else echo "sandbox benchmark skipped: it needs root (a private /dev/log)"; fi
 
-check: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(TEST_PROGRAMS)
+check: test-deps all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(TEST_PROGRAMS)
 	@tests/run_all.sh
 
 install: all

@@ -3,22 +3,10 @@
  */
 #include "authelia_api.h"
 #include "log.h"
+#include "../protocol/shown.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Copies a server-provided text for a log line: printable ASCII, 64 bytes. */
-static const char *printable(const char *text, char out[72])
-{
-	size_t n = 0;
-
-	for (; text[n] != '\0' && n < 64; n++) {
-		unsigned char c = (unsigned char)text[n];
-		out[n] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
-	}
-	out[n] = '\0';
-	return out;
-}
 
 enum auth_result authelia_failure_result(const struct http_response *response)
 {
@@ -37,7 +25,9 @@ enum auth_result authelia_status_result(int status)
 {
 	if (status >= 300 && status < 400)
 		return RESULT_SERVICE_ERR;
-	if (status >= 500)
+	/* 500-599 only: libevent passes any three digits, and 600-999 is no
+	 * failure of Authelia's that HTTP defines (fail closed). */
+	if (status >= 500 && status < 600)
 		return RESULT_AUTHINFO_UNAVAIL;
 	return RESULT_AUTH_ERR;
 }
@@ -46,7 +36,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 				     struct authelia_reply *reply,
 				     char reason[AUTHELIA_REASON_SIZE])
 {
-	char err[JSON_ERROR_SIZE], shown[72];
+	char err[JSON_ERROR_SIZE], shown[TEXT_SHOWN_SIZE];
 	const char *status_field = NULL;
 	int status = response->status;
 	yajl_val root = NULL;
@@ -67,7 +57,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 	}
 	if (status_field != NULL)
 		log_debug("response status=%d status_field=\"%s\"", status,
-			  printable(status_field, shown));
+			  text_shown(status_field, shown));
 	else
 		log_debug("response status=%d", status);
 
@@ -78,7 +68,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 		json_free(root);
 		return RESULT_SERVICE_ERR;
 	}
-	if (status >= 500) {
+	if (status >= 500 && status < 600) {
 		snprintf(reason, AUTHELIA_REASON_SIZE, "%s: Authelia failed (response status=%d)",
 			 what, status);
 		json_free(root);
@@ -104,7 +94,7 @@ enum auth_result authelia_reply_read(const struct http_response *response, const
 	if (strcmp(status_field, "OK") != 0) {
 		snprintf(reason, AUTHELIA_REASON_SIZE,
 			 "%s refused (response status=200 status_field=\"%s\")", what,
-			 printable(status_field, shown));
+			 text_shown(status_field, shown));
 		goto refused;
 	}
 	reply->root = root;

@@ -373,11 +373,57 @@ int authz_expand(const char *template, const struct authz_host *host, const char
 	return 0;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * form, no surrogate, nothing above U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (*p >= 0xc2 && *p <= 0xdf)
+		len = 2;
+	else if (*p >= 0xe0 && *p <= 0xef) {
+		len = 3;
+		if (*p == 0xe0)
+			lo = 0xa0; /* overlong below U+0800 */
+		else if (*p == 0xed)
+			hi = 0x9f; /* U+D800-U+DFFF: surrogates */
+	} else if (*p >= 0xf0 && *p <= 0xf4) {
+		len = 4;
+		if (*p == 0xf0)
+			lo = 0x90; /* overlong below U+10000 */
+		else if (*p == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else {
+		return 0; /* ASCII is not ours, 0x80-0xc1 and 0xf5-0xff never start one */
+	}
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
 bool authz_user_sendable(const char *user)
 {
-	for (const unsigned char *p = (const unsigned char *)user; *p != '\0'; p++)
-		if (*p <= 0x20 || *p == 0x7f)
+	const unsigned char *p = (const unsigned char *)user;
+
+	while (*p != '\0') {
+		size_t len;
+
+		if (*p < 0x80) {
+			if (*p <= 0x20 || *p == 0x7f)
+				return false;
+			p++;
+			continue;
+		}
+		len = utf8_sequence(p);
+		/* U+0080-U+009F: C1 controls (NEL among them, which parsers trim) */
+		if (len == 0 || (p[0] == 0xc2 && p[1] <= 0x9f))
 			return false;
+		p += len;
+	}
 	return user[0] != '\0';
 }
 
@@ -463,15 +509,21 @@ enum authz_verdict authz_read_answer(const struct http_response *response,
 		return AUTHZ_REFUSED;
 	}
 	log_debug("access check response status=%d", status);
-	/* A new session would not be the one whose user and level were checked;
-	 * Authelia replaces it when it does not apply to the target (s.2). */
-	if (response->cookie_rotated) {
+	/* A new session, or none, is not the one whose user and level were
+	 * checked: Authelia destroys it when it idled past inactivity, when its
+	 * user vanished or when it does not apply to the target (s.2), and then
+	 * answers as it would anyone (a deny rule with a subject becomes 401). */
+	if (response->cookie_rotated || response->cookie_deleted) {
 		*result = RESULT_AUTH_ERR;
 		snprintf(reason, AUTHZ_REASON_SIZE,
 			 "authelia access check on %s: Authelia replaced the session of \"%s\" "
-			 "(response status=%d): it did not apply to this host; is %s within the "
-			 "session.cookies domain of %s?",
-			 url, user_log, status, target->host, config->url_host);
+			 "(response status=%d) %s: it expired (inactivity), its user is gone, or "
+			 "it does not apply to this host (is %s within the session.cookies domain "
+			 "of %s?); refused",
+			 url, user_log, status,
+			 response->cookie_rotated ? "with a new session cookie"
+						  : "and deleted its cookie",
+			 target->host, config->url_host);
 		return AUTHZ_REFUSED;
 	}
 	*result = RESULT_SERVICE_ERR;
@@ -548,14 +600,15 @@ enum authz_verdict authz_read_answer(const struct http_response *response,
 			 "authelia access check on %s: unexpected redirect (response status=%d); "
 			 "is url Authelia's own URL?",
 			 url, status);
-	} else if (status >= 500) {
+	} else if (status >= 500 && status < 600) {
 		*result = RESULT_AUTHINFO_UNAVAIL;
 		snprintf(reason, AUTHZ_REASON_SIZE,
 			 "authelia access check on %s: Authelia failed (response status=%d)", url,
 			 status);
 	} else {
-		/* 429 (a proxy: Authelia has no limiter here), other 4xx, 1xx, 2xx:
-		 * Authelia answered, and not with a yes. */
+		/* 429 (a proxy: Authelia has no limiter here), other 4xx, 1xx, 2xx,
+		 * and 600-999 (libevent passes any three digits): Authelia
+		 * answered, and not with a yes. */
 		*result = RESULT_AUTH_ERR;
 		snprintf(reason, AUTHZ_REASON_SIZE,
 			 "authelia access check on %s: unexpected answer (response status=%d); "

@@ -83,7 +83,8 @@ int authz_expand(const char *template, const struct authz_host *host, const char
 void authz_target_free(struct authz_target *target);
 
 /* Whether user can go into the Session-Username header as it is: visible
- * ASCII or bytes of UTF-8, nothing a parser would trim, fold or split. */
+ * ASCII or well-formed UTF-8 (no overlong form, surrogate or C1 control),
+ * nothing a parser would trim, fold or split. */
 bool authz_user_sendable(const char *user);
 /*
  * Asks the endpoint about target: GET, or POST with an empty body when post

@@ -6,6 +6,7 @@
 #include "authz.h"
 #include "secret_file.h"
 #include "secure_alloc.h"
+#include "../protocol/shown.h"
 
 #include <event2/http.h>
 #include <stdio.h>
@@ -73,29 +74,18 @@ void config_free(struct config *config)
 	memset(config, 0, sizeof(*config));
 }
 
-/* Copies value (at most 64 bytes, unprintables as '?') for an error message. */
-static const char *shown(const char *value, char out[72])
+/* *dst = a copy of value; -1 with err when memory runs out (the login fails:
+ * an option silently dropped could weaken it, as a lost ca-cert would). */
+static int config_copy(char **dst, const char *value, char err[OPTION_ERROR_SIZE])
 {
-	size_t n = 0;
+	char *copy = strdup(value);
 
-	for (; value[n] != '\0' && n < 64; n++) {
-		unsigned char c = (unsigned char)value[n];
-		out[n] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
-	}
-	out[n] = '\0';
-	return out;
-}
-
-/* A copy of value in *slot; out of memory is an error, never an option
- * silently left unset (no ca-cert would mean the system's CAs, no authz-url
- * no access check). */
-static int config_keep(char **slot, const char *value, char err[OPTION_ERROR_SIZE])
-{
-	*slot = strdup(value);
-	if (*slot == NULL) {
+	if (copy == NULL) {
 		snprintf(err, OPTION_ERROR_SIZE, "out of memory");
 		return -1;
 	}
+	free(*dst);
+	*dst = copy;
 	return 0;
 }
 
@@ -103,12 +93,12 @@ static int set_url(struct config *config, const char *value, char err[OPTION_ERR
 {
 	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(value, 0);
 	const char *scheme, *host, *path;
-	char buf[72];
+	char buf[TEXT_SHOWN_SIZE];
 	size_t len;
 	int rc = -1;
 
 	if (uri == NULL) {
-		snprintf(err, OPTION_ERROR_SIZE, "invalid URL \"%s\"", shown(value, buf));
+		snprintf(err, OPTION_ERROR_SIZE, "invalid URL \"%s\"", text_shown(value, buf));
 		return -1;
 	}
 	scheme = evhttp_uri_get_scheme(uri);
@@ -116,9 +106,9 @@ static int set_url(struct config *config, const char *value, char err[OPTION_ERR
 	path = evhttp_uri_get_path(uri);
 	if (scheme == NULL || strcasecmp(scheme, "https") != 0)
 		snprintf(err, OPTION_ERROR_SIZE, "URL scheme must be https, got \"%s\"",
-			 shown(scheme ? scheme : "", buf));
+			 text_shown(scheme ? scheme : "", buf));
 	else if (host == NULL || host[0] == '\0')
-		snprintf(err, OPTION_ERROR_SIZE, "URL has no host: \"%s\"", shown(value, buf));
+		snprintf(err, OPTION_ERROR_SIZE, "URL has no host: \"%s\"", text_shown(value, buf));
 	else if (evhttp_uri_get_userinfo(uri) != NULL)
 		snprintf(err, OPTION_ERROR_SIZE, "URL must not contain a user name or password");
 	else if (evhttp_uri_get_query(uri) != NULL || evhttp_uri_get_fragment(uri) != NULL)
@@ -127,16 +117,12 @@ static int set_url(struct config *config, const char *value, char err[OPTION_ERR
 		snprintf(err, OPTION_ERROR_SIZE, "invalid URL path");
 	else
 		rc = 0;
+	if (rc == 0 && (config_copy(&config->url, value, err) != 0 ||
+			config_copy(&config->url_host, host, err) != 0 ||
+			config_copy(&config->url_path, path ? path : "", err) != 0))
+		rc = -1;
 	if (rc == 0) {
-		config->url = strdup(value);
-		config->url_host = strdup(host);
 		config->url_port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
-		config->url_path = strdup(path ? path : "");
-		if (config->url == NULL || config->url_host == NULL || config->url_path == NULL) {
-			snprintf(err, OPTION_ERROR_SIZE, "out of memory");
-			evhttp_uri_free(uri);
-			return -1;
-		}
 		/* Endpoints are appended to url: drop trailing slashes. */
 		len = strlen(config->url);
 		while (len > 0 && config->url[len - 1] == '/')
@@ -151,7 +137,7 @@ static int set_url(struct config *config, const char *value, char err[OPTION_ERR
 
 static int set_auth_level(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
 {
-	char buf[72];
+	char buf[TEXT_SHOWN_SIZE];
 
 	for (size_t i = 0; i < sizeof(auth_level_names) / sizeof(auth_level_names[0]); i++) {
 		if (strcmp(value, auth_level_names[i]) == 0) {
@@ -163,7 +149,7 @@ static int set_auth_level(struct config *config, const char *value, char err[OPT
 	snprintf(err, OPTION_ERROR_SIZE,
 		 "invalid auth level \"%s\": must be 1FA, 2FA, or 1FA+2FA (or policy, with "
 		 "authz-url)",
-		 shown(value, buf));
+		 text_shown(value, buf));
 	return -1;
 }
 
@@ -198,7 +184,7 @@ struct list_state {
 static int add_method(void *arg, const char *item, size_t len)
 {
 	struct list_state *st = arg;
-	char buf[72];
+	char buf[TEXT_SHOWN_SIZE];
 
 	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
 		if (strlen(method_names[i]) == len && memcmp(method_names[i], item, len) == 0) {
@@ -212,11 +198,10 @@ static int add_method(void *arg, const char *item, size_t len)
 			return 0;
 		}
 	}
-	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 64 ? len : 64), item);
 	snprintf(st->err, OPTION_ERROR_SIZE,
 		 "invalid method \"%s\" in --method-priority: must be totp, mobile_push, "
 		 "device_authorization, or user",
-		 shown(buf, buf));
+		 text_shown_n(item, len, buf));
 	return -1;
 }
 
@@ -235,8 +220,10 @@ static int add_scope(void *arg, const char *item, size_t len)
 		}
 	}
 	grown = realloc(st->out, st->out_len + len + 2);
-	if (grown == NULL)
+	if (grown == NULL) {
+		snprintf(st->err, OPTION_ERROR_SIZE, "out of memory");
 		return -1;
+	}
 	st->out = grown;
 	if (st->out_len > 0)
 		st->out[st->out_len++] = ' ';
@@ -280,17 +267,17 @@ static int set_scope(struct config *config, const char *value, char err[OPTION_E
 static int set_cookie_name(struct config *config, const char *value, char err[OPTION_ERROR_SIZE])
 {
 	static const char separators[] = "()<>@,;:\\\"/[]?={} \t";
-	char buf[72];
+	char buf[TEXT_SHOWN_SIZE];
 
 	for (const char *p = value; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c <= 0x20 || c >= 0x7f || strchr(separators, c) != NULL) {
 			snprintf(err, OPTION_ERROR_SIZE, "invalid cookie-name \"%s\"",
-				 shown(value, buf));
+				 text_shown(value, buf));
 			return -1;
 		}
 	}
-	return config_keep(&config->cookie_name, value, err);
+	return config_copy(&config->cookie_name, value, err);
 }
 
 int config_apply(struct config *config, const char *argument, char err[OPTION_ERROR_SIZE])
@@ -298,7 +285,7 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	const struct option_desc *desc;
 	const char *value;
 	struct list_state st = {.config = config, .err = err};
-	char buf[72];
+	char buf[TEXT_SHOWN_SIZE];
 
 	if (option_parse_argument(argument, config->seen, &desc, &value, err) != 0)
 		return -1;
@@ -313,10 +300,13 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		/* The helper runs in "/", not in the application's directory. */
 		if (value[0] != '/') {
 			snprintf(err, OPTION_ERROR_SIZE,
-				 "ca-cert must be an absolute path, got \"%s\"", shown(value, buf));
+				 "ca-cert must be an absolute path, got \"%s\"",
+				 text_shown(value, buf));
 			return -1;
 		}
-		return config_keep(&config->ca_cert, value, err);
+		/* A copy that fails must fail the login: without ca-cert the
+		 * system store would be trusted instead of the private CA. */
+		return config_copy(&config->ca_cert, value, err);
 	case OPT_TIMEOUT:
 		return option_parse_timeout(value, &config->timeout, err);
 	case OPT_BINARY:
@@ -324,7 +314,7 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	case OPT_METHOD_PRIORITY:
 		return for_each_item(value, add_method, &st);
 	case OPT_OAUTH2_CLIENT_ID:
-		return config_keep(&config->oauth2_client_id, value, err);
+		return config_copy(&config->oauth2_client_id, value, err);
 	case OPT_OAUTH2_CLIENT_SECRET:
 		config->oauth2_client_secret = secret_dup(value, strlen(value));
 		config->secret_inline = true;
@@ -334,7 +324,7 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		}
 		return 0;
 	case OPT_OAUTH2_CLIENT_SECRET_FILE:
-		return config_keep(&config->oauth2_client_secret_file, value, err);
+		return config_copy(&config->oauth2_client_secret_file, value, err);
 	case OPT_OAUTH2_SCOPE:
 		return set_scope(config, value, err);
 	case OPT_OAUTH2_CLIENT_AUTH_METHOD:
@@ -349,12 +339,12 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		snprintf(err, OPTION_ERROR_SIZE,
 			 "invalid oauth2-client-auth-method \"%s\": must be client_secret_post, "
 			 "client_secret_basic, or none",
-			 shown(value, buf));
+			 text_shown(value, buf));
 		return -1;
 	case OPT_QR:
 		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
 			snprintf(err, OPTION_ERROR_SIZE, "invalid qr \"%s\": must be on or off",
-				 shown(value, buf));
+				 text_shown(value, buf));
 			return -1;
 		}
 		config->qr = strcmp(value, "on") == 0;
@@ -363,7 +353,7 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 		if (strcmp(value, "first") != 0 && strcmp(value, "after-password") != 0) {
 			snprintf(err, OPTION_ERROR_SIZE,
 				 "invalid device-flow \"%s\": must be first or after-password",
-				 shown(value, buf));
+				 text_shown(value, buf));
 			return -1;
 		}
 		config->device_after_password = strcmp(value, "after-password") == 0;
@@ -373,11 +363,13 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	case OPT_AUTHZ_URL:
 		if (authz_check_template(value, err) != 0)
 			return -1;
-		return config_keep(&config->authz_url, value, err);
+		config->authz_url = strdup(value);
+		return 0;
 	case OPT_AUTHZ_ENDPOINT:
 		if (authz_check_endpoint(value, &config->authz_kind, err) != 0)
 			return -1;
-		return config_keep(&config->authz_endpoint, value, err);
+		config->authz_endpoint = strdup(value);
+		return 0;
 	case OPT_DEBUG:
 		config->debug = true;
 		return 0;
@@ -413,8 +405,9 @@ static int config_finish_authz(struct config *config, char err[OPTION_ERROR_SIZE
 		return -1;
 	}
 	if (config->authz_endpoint == NULL) {
+		config->authz_endpoint = strdup(AUTHZ_DEFAULT_ENDPOINT);
 		config->authz_kind = AUTHZ_AUTH_REQUEST;
-		if (config_keep(&config->authz_endpoint, AUTHZ_DEFAULT_ENDPOINT, err) != 0)
+		if (config->authz_endpoint == NULL)
 			return -1;
 	}
 	return 0;
@@ -427,7 +420,7 @@ int config_finish(struct config *config, char err[OPTION_ERROR_SIZE])
 		return -1;
 	}
 	if (config->cookie_name == NULL &&
-	    config_keep(&config->cookie_name, CONFIG_DEFAULT_COOKIE_NAME, err) != 0)
+	    config_copy(&config->cookie_name, CONFIG_DEFAULT_COOKIE_NAME, err) != 0)
 		return -1;
 	if (config->oauth2_scope == NULL && set_scope(config, CONFIG_DEFAULT_SCOPE, err) != 0)
 		return -1;

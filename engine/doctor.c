@@ -3,7 +3,8 @@
  * It reads PAM files with pam_file.c, validates each pam_authelia.so line with
  * the login's own config_apply/config_finish, models the stack with libpam's
  * rules, asks sshd for its effective settings, and probes Authelia with the
- * helper's own HTTPS client on one libevent loop.  Nothing it does creates
+ * helper's own HTTPS client on one libevent loop, in a child process under
+ * the login's sandbox (probe_in_child).  Nothing it does creates
  * state in Authelia: GET /api/health, GET the discovery document, and one
  * POST /api/oidc/token with a made-up device code (Authelia authenticates
  * the client first: 401 invalid_client means wrong client credentials; a
@@ -17,6 +18,7 @@
  */
 #include "doctor.h"
 #include "authz.h"
+#include "file_read.h"
 #include "config.h"
 #include "http_client.h"
 #include "json.h"
@@ -26,6 +28,7 @@
 #include "sandbox.h"
 #include "tls.h"
 #include "../protocol/binary_path.h"
+#include "jwt_loader.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -81,6 +84,7 @@ struct doctor {
 	bool sshd_stack_loads_module;
 	size_t loading_files; /* files whose auth stack loads the module */
 	unsigned sshd_max_timeout;
+	bool sshd_uses_authz;	  /* a line of sshd's stack has authz-url */
 	char seen_lines[64][300]; /* file:line already validated */
 	size_t seen_count;
 };
@@ -239,10 +243,20 @@ static struct target *add_target(struct doctor *d, const struct config *config,
 	t = &d->targets[d->target_count++];
 	t->key = strdup(key);
 	t->where = strdup(where);
-	t->argc = e->argc;
 	t->argv = calloc((size_t)e->argc + 1, sizeof(char *));
-	for (int i = 0; i < e->argc && t->argv != NULL; i++)
-		t->argv[i] = strdup(e->argv[i]);
+	for (int i = 0; i < e->argc && t->argv != NULL && (t->argv[i] = strdup(e->argv[i])); i++)
+		t->argc = i + 1;
+	if (t->key == NULL || t->where == NULL || t->argv == NULL || t->argc != e->argc) {
+		finding(d, FINDING_FAIL, "%s: out of memory; fix: run the check again", where);
+		free(t->key);
+		free(t->where);
+		for (int i = 0; t->argv != NULL && i < t->argc; i++)
+			free(t->argv[i]);
+		free(t->argv);
+		memset(t, 0, sizeof(*t));
+		d->target_count--;
+		return NULL;
+	}
 	return t;
 }
 
@@ -302,9 +316,13 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 	if (sshd_stack) {
 		/* the timeout matters for sshd's LoginGraceTime even if seen before */
 		config_init(&config);
-		for (int i = 0; i < e->argc; i++)
+		for (int i = 0; i < e->argc; i++) {
 			if (strncmp(e->argv[i], "timeout=", 8) == 0)
 				config_apply(&config, e->argv[i], err);
+			/* and UseDNS matters for the access check */
+			if (strncmp(e->argv[i], "authz-url=", 10) == 0)
+				d->sshd_uses_authz = true;
+		}
 		if (config.timeout > d->sshd_max_timeout)
 			d->sshd_max_timeout = config.timeout;
 		config_free(&config);
@@ -342,7 +360,9 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 		return;
 	}
 	tls = tls_context_new(config.ca_cert, err);
-	if (tls == NULL) {
+	if (tls == NULL && strstr(err, "; fix: ") != NULL) { /* an unsafe ca-cert says its fix */
+		finding(d, FINDING_FAIL, "%s: %s", where, err);
+	} else if (tls == NULL) {
 		finding(d, FINDING_FAIL,
 			"%s: %s; fix: ca-cert= must name a readable PEM file with the CA that "
 			"signed Authelia's certificate",
@@ -352,6 +372,11 @@ static void check_line(struct doctor *d, const struct pam_entry *e, bool sshd_st
 		finding(d, FINDING_OK, "%s: options valid (url=%s auth-level=%s timeout=%u)", where,
 			config.url, auth_level_name(config.auth_level), config.timeout);
 	}
+	if (config.oauth2_client_id != NULL && jwt_loader_open(err, sizeof(err)) != 0)
+		finding(d, FINDING_FAIL,
+			"%s: %s; fix: install libjwt0 (apt-get install libjwt0), or rebuild the "
+			"helper with the default HELPER_LINK=dynamic",
+			where, err);
 	if (config.secret_inline)
 		finding(
 		    d, FINDING_WARN,
@@ -550,7 +575,9 @@ static int check_pam_files(struct doctor *d)
 			if (grown == NULL)
 				break;
 			names = grown;
-			names[n++] = strdup(de->d_name);
+			if ((names[n] = strdup(de->d_name)) == NULL)
+				break;
+			n++;
 		}
 		closedir(dir);
 		qsort(names, n, sizeof(*names), compare_names);
@@ -702,6 +729,17 @@ static void check_sshd(struct doctor *d)
 		    "sshd: PasswordAuthentication yes: a client using it answers every PAM prompt "
 		    "with the password and never sees a second-factor prompt; fix: "
 		    "PasswordAuthentication no");
+	/* The access check refuses a PAM_RHOST that is a host name (the client's
+	 * address could not reach Authelia's networks rules). */
+	if (d->sshd_uses_authz) {
+		if (strcmp(sshd_value(text, "usedns", value, sizeof(value)), "yes") == 0)
+			finding(d, FINDING_FAIL,
+				"sshd: UseDNS yes puts the client's host name in PAM_RHOST, which "
+				"the access check (authz-url) refuses, so logins from clients "
+				"with a reverse DNS name fail; fix: UseDNS no");
+		else
+			finding(d, FINDING_OK, "sshd: UseDNS %s", value[0] ? value : "no");
+	}
 	grace = atol(sshd_value(text, "logingracetime", value, sizeof(value)));
 	if (grace > 0 && d->sshd_max_timeout > 0 && (unsigned long)grace <= d->sshd_max_timeout)
 		finding(
@@ -1038,6 +1076,7 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 	struct probe p = {.doctor = d, .base = base, .target = t};
 	char err[OPTION_ERROR_SIZE > TLS_ERROR_SIZE ? OPTION_ERROR_SIZE : TLS_ERROR_SIZE];
 	char herr[HTTP_ERROR_SIZE];
+	char serr[SANDBOX_ERROR_SIZE];
 	SSL_CTX *tls = NULL;
 	int rc = 0;
 
@@ -1059,10 +1098,16 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 		    p.config.methods[i] == METHOD_DEVICE_AUTHORIZATION ||
 		    (p.config.methods[i] == METHOD_USER && p.config.oauth2_client_id != NULL);
 	p.http = http_client_new(base, &p.config, NULL, probe_http_callback, &p, herr);
-	gettimeofday(&p.started, NULL);
 	if (p.http == NULL || http_client_start(p.http, tls, 1, herr) != 0) {
 		finding(d, FINDING_FAIL, "%s: %s", p.config.url, herr);
+	} else if (sandbox_apply(SANDBOX_HELPER, &p.config, serr) != 0) {
+		/* Never talk to the network unconfined: not probed. */
+		finding(d, FINDING_FAIL, "%s: not probed: %s; fix: every login fails the same way",
+			p.config.url, serr);
 	} else {
+		/* Sandboxed like a login from here on: the first byte from the
+		 * network is parsed as the helper user, under seccomp. */
+		gettimeofday(&p.started, NULL);
 		http_client_connect(p.http);
 		if (http_client_request(p.http, HTTP_HEALTH, "/api/health", NULL, 0,
 					DOCTOR_REQUEST_MS) == 0)
@@ -1075,6 +1120,80 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 	SSL_CTX_free(tls);
 	authz_target_free(&p.own_host);
 	config_free(&p.config);
+}
+
+/*
+ * Each Authelia is probed in a child process of its own that does as root
+ * only what a login does as root (the CA files, the secret file, the
+ * resolver's files), then applies the login's sandbox and only then opens
+ * the connection: a server's answers are parsed by the helper user under
+ * seccomp and Landlock, never by root.  The child prints its findings (one
+ * stdout, flushed line by line) and sends their counts back over a pipe; a
+ * child that dies, or sends none, is a FAIL of its own.
+ */
+static void probe_in_child(struct doctor *d, const struct target *t)
+{
+	int fds[2], status;
+	int counts[3] = {0, 0, 0};
+	ssize_t got;
+	pid_t pid;
+
+	fflush(stdout);
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		finding(d, FINDING_FAIL,
+			"%s: cannot start the network probe: %s; fix: run the "
+			"check again",
+			t->where, strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		finding(d, FINDING_FAIL,
+			"%s: cannot start the network probe: %s; fix: run the "
+			"check again",
+			t->where, strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		struct event_base *base;
+
+		close(fds[0]);
+		memset(d->counts, 0, sizeof(d->counts));
+		base = event_base_new();
+		if (base == NULL)
+			finding(d, FINDING_FAIL,
+				"%s: cannot create the event loop; fix: run the "
+				"check again",
+				t->where);
+		else
+			probe_target(d, base, t);
+		fflush(stdout);
+		if (write(fds[1], d->counts, sizeof(d->counts)) != (ssize_t)sizeof(d->counts))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	got = file_read_full(fds[0], counts, sizeof(counts));
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got != (ssize_t)sizeof(counts) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char how[64];
+
+		if (WIFSIGNALED(status))
+			snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+		else
+			snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+		finding(d, FINDING_FAIL,
+			"%s: the sandboxed network probe ended without its findings (%s); fix: "
+			"a login would likely fail the same way: run it with debug and read the "
+			"helper's log",
+			t->where, how);
+	}
+	for (int i = 0; i < 3; i++)
+		d->counts[i] += counts[i];
 }
 
 /* Last of all: the login's sandbox applied to this process (only the summary
@@ -1102,7 +1221,6 @@ static void discard_log(int priority, const char *line)
 int doctor_main(int argc, char **argv)
 {
 	struct doctor *d = calloc(1, sizeof(*d));
-	struct event_base *base;
 	int rc;
 
 	if (d == NULL)
@@ -1121,14 +1239,17 @@ int doctor_main(int argc, char **argv)
 	} else {
 		d->pam_dir = strdup(DOCTOR_DEFAULT_PAM_DIR);
 	}
+	if (d->pam_dir == NULL) {
+		fprintf(stderr, "pam_authelia --check: out of memory\n");
+		free(d);
+		return 2;
+	}
 	/* Log lines of the shared code (HTTP client) would only repeat the findings. */
 	log_set_sink(discard_log);
 	check_pam_files(d);
 	check_sshd(d);
-	base = event_base_new();
 	for (size_t i = 0; i < d->target_count; i++) {
-		if (base != NULL)
-			probe_target(d, base, &d->targets[i]);
+		probe_in_child(d, &d->targets[i]);
 		free(d->targets[i].key);
 		free(d->targets[i].where);
 		for (size_t q = 0; q < d->targets[i].question_count; q++) {
@@ -1139,8 +1260,6 @@ int doctor_main(int argc, char **argv)
 			free(d->targets[i].argv[a]);
 		free(d->targets[i].argv);
 	}
-	if (base != NULL)
-		event_base_free(base);
 	check_sandbox(d);
 	printf("summary: %d OK, %d WARN, %d FAIL\n", d->counts[FINDING_OK], d->counts[FINDING_WARN],
 	       d->counts[FINDING_FAIL]);

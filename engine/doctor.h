@@ -5,10 +5,10 @@
  * files that load pam_authelia.so (includes followed), each line's options
  * validated as a login validates them, control flags that let a login
  * through when the module fails, the helper binary and the secret file;
- * sshd's effective configuration (sshd -T); Authelia reachable over verified
- * TLS, its clock, and for the device flow the discovery document and the
- * client's credentials; last, the login's sandbox applied to itself.  Exit
- * status 0, 1 or 2: all OK, warnings, failures.
+ * sshd's effective configuration (sshd -T); Authelia (probed from a child
+ * process under the login's sandbox) reachable over verified TLS, its clock, and for the device
+ * flow the discovery document and the client's credentials; last, the login's sandbox applied to
+ * itself.  Exit status 0, 1 or 2: all OK, warnings, failures.
  */
 #ifndef PAM_AUTHELIA_DOCTOR_H
 #define PAM_AUTHELIA_DOCTOR_H

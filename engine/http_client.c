@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #ifndef PAM_AUTHELIA_VERSION
 #define PAM_AUTHELIA_VERSION "0"
@@ -57,6 +58,7 @@ struct http_pending {
 	size_t header_count;
 	bool reused;  /* went out on a connection opened before it */
 	bool retried; /* already sent again once */
+	bool sent;    /* went out on a connection whose TLS was up */
 	enum evhttp_request_error error;
 	int error_errno;
 	bool failed;
@@ -297,6 +299,8 @@ static void http_conn_event_callback(struct bufferevent *bev, short what, void *
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 			log_debug("cannot set TCP_NODELAY: %s", strerror(errno));
 		conn->connected_fd = fd;
+		if (conn->active != NULL) /* evhttp writes it now */
+			conn->active->sent = true;
 		log_debug("connected to %s:%d (connection %u)", client->host, client->port,
 			  conn->number);
 	} else if (conn->active == NULL) {
@@ -481,8 +485,8 @@ static int http_conn_send(struct http_conn *conn, struct http_pending *pending)
 		    evhttp_add_header(headers, pending->headers[i].name, pending->headers[i].value);
 	/* The cookie as it is now: what the answers before this one set. */
 	if (client->cookie_value != NULL) {
-		if (asprintf(&cookie, "%s=%s", client->cookie_name, client->cookie_value) < 0) {
-			cookie = NULL;
+		cookie = secret_printf("%s=%s", client->cookie_name, client->cookie_value);
+		if (cookie == NULL) {
 			rc = -1;
 		} else {
 			rc |= evhttp_add_header(headers, "Cookie", cookie);
@@ -499,6 +503,7 @@ static int http_conn_send(struct http_conn *conn, struct http_pending *pending)
 		return -1;
 	}
 	pending->reused = http_conn_up(conn);
+	pending->sent = pending->reused;
 	if (!pending->reused)
 		http_conn_connect(conn);
 	pending->failed = false;
@@ -647,9 +652,61 @@ int http_cookie_parse(const char *header, const char *name, const char **value, 
 	return 0;
 }
 
-/* Keeps the session cookie from a Set-Cookie header; true when it is a new,
- * non-empty value. */
-static bool http_keep_cookie(struct http_client *client, const char *header)
+/*
+ * Whether a Set-Cookie's attributes (what follows its value) expire the cookie
+ * now (RFC 6265 s.5.2-5.3): Max-Age zero or less, else an Expires date not in
+ * the future.  An attribute that does not parse is ignored, as RFC 6265 says;
+ * Max-Age wins over Expires.
+ */
+static bool http_cookie_expired(const char *attributes)
+{
+	bool max_age = false, max_age_expired = false, expires_expired = false;
+
+	for (const char *p = strchr(attributes, ';'); p != NULL; p = strchr(p, ';')) {
+		char value[64];
+		size_t n;
+
+		p++;
+		p += strspn(p, " \t");
+		n = strcspn(p, ";");
+		if (n <= 8 || n - 8 >= sizeof(value))
+			continue;
+		snprintf(value, sizeof(value), "%.*s", (int)(n - 8), p + 8);
+		value[strcspn(value, " \t")] = '\0';
+		if (strncasecmp(p, "max-age=", 8) == 0) {
+			char *end;
+			long long seconds;
+
+			if (value[0] != '-' && (value[0] < '0' || value[0] > '9'))
+				continue;
+			errno = 0;
+			seconds = strtoll(value, &end, 10);
+			if (*end != '\0' || end == value)
+				continue;
+			max_age = true;
+			max_age_expired = seconds <= 0 || (errno == ERANGE && value[0] == '-');
+		} else if (strncasecmp(p, "expires=", 8) == 0) {
+			struct tm tm = {0};
+			const char *end;
+
+			snprintf(value, sizeof(value), "%.*s", (int)(n - 8), p + 8);
+			end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+			if (end != NULL && end[strspn(end, " \t")] == '\0')
+				expires_expired = timegm(&tm) <= time(NULL);
+		}
+	}
+	return max_age ? max_age_expired : expires_expired;
+}
+
+enum http_cookie_change {
+	COOKIE_KEPT,	/* another cookie, or the same value again (a refresh) */
+	COOKIE_ROTATED, /* a new, non-empty value */
+	COOKIE_DELETED, /* an empty value, or one that expires now */
+};
+
+/* Keeps the session cookie from a Set-Cookie header, or forgets it when the
+ * header deletes it; says which. */
+static enum http_cookie_change http_keep_cookie(struct http_client *client, const char *header)
 {
 	const char *value;
 	size_t len;
@@ -659,13 +716,16 @@ static bool http_keep_cookie(struct http_client *client, const char *header)
 	if (rc < 0)
 		log_error("ignoring a malformed %s cookie from the server", client->cookie_name);
 	if (rc != 0)
-		return false;
-	rotated = len > 0 && (client->cookie_value == NULL || strlen(client->cookie_value) != len ||
-			      memcmp(client->cookie_value, value, len) != 0);
+		return COOKIE_KEPT;
+	if (len == 0 || http_cookie_expired(value + len)) {
+		secret_free(&client->cookie_value);
+		return COOKIE_DELETED;
+	}
+	rotated = client->cookie_value == NULL || strlen(client->cookie_value) != len ||
+		  memcmp(client->cookie_value, value, len) != 0;
 	secret_free(&client->cookie_value);
-	if (len > 0) /* an empty value deletes the cookie */
-		client->cookie_value = secret_dup(value, len);
-	return rotated && client->cookie_value != NULL;
+	client->cookie_value = secret_dup(value, len);
+	return rotated && client->cookie_value != NULL ? COOKIE_ROTATED : COOKIE_KEPT;
 }
 
 static bool http_connection_errno(int e)
@@ -750,6 +810,7 @@ static void http_deliver(struct http_pending *pending, struct http_response *res
 	struct http_client *client = pending->client;
 
 	response->purpose = pending->purpose;
+	response->sent = pending->sent;
 	http_pending_free(pending);
 	client->callback(response, client->arg);
 	/* A connection is free again: what waited for one goes out. */
@@ -757,15 +818,38 @@ static void http_deliver(struct http_pending *pending, struct http_response *res
 }
 
 /*
+ * Whether a request may reach the server twice.  The retry (below) goes out
+ * when it is unknown whether the server processed the first copy, so it is
+ * only for requests whose repetition is harmless or fails closed:
+ *   GET /api/state, discovery, JWKS, userinfo, POST /api/user/info: reads;
+ *   POST /api/secondfactor/totp: Authelia refuses a code already used (a
+ *     replayed code is a 403: a refusal, never a false success);
+ *   POST /api/firstfactor: a processed copy with a wrong password counts once
+ *     more toward Authelia's regulation ban (the safe direction, and only in
+ *     this race: a server closing an idle connection has not read it); without
+ *     the retry a user who answers the password prompt just as the kept
+ *     connection expires would choose PAM_AUTHINFO_UNAVAIL;
+ *   device authorization, token polls: a second device code is never shown,
+ *     a device code already exchanged is refused (invalid_grant).
+ * Never a request without a deadline of its own: it lasts as long as the user
+ * lets it, and a second copy of the Duo push is a second push to the phone.
+ */
+static bool http_may_send_twice(const struct http_pending *pending)
+{
+	return pending->timeout_ms > 0 && pending->purpose != HTTP_DUO;
+}
+
+/*
  * A request that failed on a connection opened before it, before any byte of
  * an answer arrived, may have met a connection the server had just closed
  * while idle (Authelia closes them after 30 s): it goes out once more, on a
- * new connection.  A second failure, a failure on a fresh connection, or one
- * after part of an answer is real.
+ * new connection, if it may be sent twice.  A second failure, a failure on a
+ * fresh connection, or one after part of an answer is real.
  */
 static bool http_should_retry(const struct http_pending *pending, const struct http_conn *conn)
 {
-	return pending->reused && !pending->retried && conn->answer_bytes == 0;
+	return http_may_send_twice(pending) && pending->reused && !pending->retried &&
+	       conn->answer_bytes == 0;
 }
 
 static void http_done_callback(struct evhttp_request *req, void *arg)
@@ -808,8 +892,19 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 	response.status = evhttp_request_get_response_code(req);
 	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
 	{
-		if (strcasecmp(kv->key, "Set-Cookie") == 0 && http_keep_cookie(client, kv->value))
+		if (strcasecmp(kv->key, "Set-Cookie") != 0)
+			continue;
+		switch (http_keep_cookie(client, kv->value)) {
+		case COOKIE_ROTATED:
 			response.cookie_rotated = true;
+			break;
+		case COOKIE_DELETED: /* whatever came before it is gone too */
+			response.cookie_deleted = true;
+			response.cookie_rotated = false;
+			break;
+		case COOKIE_KEPT:
+			break;
+		}
 	}
 	response.headers = evhttp_request_get_input_headers(req);
 	response.date = evhttp_find_header(response.headers, "Date");

@@ -10,10 +10,11 @@
  * with the next request, whichever connection it takes.  Sockets get
  * TCP_NODELAY (evhttp writes a request's headers and body as two TLS records,
  * and Nagle would hold the body back for the server's delayed ACK).  A
- * request that fails on a connection opened before it, before any byte of an
- * answer, is sent once more on a new connection: the server may have closed
- * the idle connection just as we used it.  Deadlines are our own timers:
- * evhttp's timeout only measures inactivity.
+ * request that may be sent twice (see http_may_send_twice: not the Duo push)
+ * and fails on a connection opened before it, before any byte of an answer,
+ * is sent once more on a new connection: the server may have closed the idle
+ * connection just as we used it.  Deadlines are our own timers: evhttp's
+ * timeout only measures inactivity.
  */
 #ifndef PAM_AUTHELIA_HTTP_CLIENT_H
 #define PAM_AUTHELIA_HTTP_CLIENT_H
@@ -67,6 +68,13 @@ struct http_response {
 	/* This response set the session cookie to a new, non-empty value (Authelia
 	 * regenerates the session after every factor it accepts). */
 	bool cookie_rotated;
+	/* This response deleted the session cookie (an empty value, Max-Age <= 0
+	 * or an Expires date in the past): the client sends none from now on. */
+	bool cookie_deleted;
+	/* The request went out on a connection whose TLS was up: the server may
+	 * have received it (a failure before, such as a refused connect or a
+	 * failed handshake, leaves it false). */
+	bool sent;
 	/* Every response header, valid during the callback only (NULL without a
 	 * response); read with evhttp_find_header or TAILQ_FOREACH. */
 	const struct evkeyvalq *headers;
@@ -102,7 +110,7 @@ struct http_header {
  * unless content_type says otherwise).  The response (or failure) arrives
  * through the callback, never from inside this call.  timeout_ms of 0 means no
  * deadline of its own (the whole-exchange timeout still applies): a Duo push
- * waits for the user.
+ * waits for the user.  Such a request is never sent twice.
  */
 struct http_request_spec {
 	enum http_purpose purpose;

@@ -19,16 +19,7 @@ void log_open(bool also_stderr)
 
 const char *log_shown(const char *text, char out[LOG_SHOWN_SIZE])
 {
-	size_t n = 0;
-
-	for (; text[n] != '\0' && n < LOG_SHOWN_MAX; n++) {
-		unsigned char c = (unsigned char)text[n];
-		out[n] = (c >= 0x20 && c < 0x7f && c != '"' && c != '=') ? (char)c : '?';
-	}
-	if (text[n] != '\0')
-		out[n++] = '.', out[n++] = '.', out[n++] = '.';
-	out[n] = '\0';
-	return out;
+	return text_shown(text, out);
 }
 
 void log_set_debug(bool debug)

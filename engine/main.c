@@ -12,6 +12,7 @@
 #include "authz.h"
 #include "config.h"
 #include "doctor.h"
+#include "jwt_loader.h"
 #include "log.h"
 #include "sandbox.h"
 #include "secure_alloc.h"
@@ -51,6 +52,10 @@ static void process_harden(void)
 	    {RLIMIT_AS, RLIM_INFINITY},
 	    {RLIMIT_DATA, RLIM_INFINITY},
 	    {RLIMIT_CPU, RLIM_INFINITY},
+	    /* Under su the caller's `ulimit -s 64` would crash the root helper in
+	     * OpenSSL or the JSON parser; the main thread's stack grows up to the
+	     * soft limit in force when it faults, so raising it now is enough. */
+	    {RLIMIT_STACK, 8 * 1024 * 1024},
 	};
 	const struct rlimit no_core = {0, 0};
 
@@ -139,7 +144,7 @@ static int run_by_hand(int argc, char **argv)
 	char sandbox_err[SANDBOX_ERROR_SIZE];
 	char argument[OPTION_MAX_ARGUMENT + 64];
 	int check = 0, rc = 1;
-	SSL_CTX *tls;
+	SSL_CTX *tls = NULL;
 
 	log_open(true);
 	config_init(&config);
@@ -191,8 +196,10 @@ static int run_by_hand(int argc, char **argv)
 		return usage(stderr);
 	}
 	if (config_finish(&config, err) != 0 ||
-	    (tls = tls_context_new(config.ca_cert, err)) == NULL) {
+	    (tls = tls_context_new(config.ca_cert, err)) == NULL ||
+	    (config.oauth2_client_id != NULL && jwt_loader_open(err, sizeof(err)) != 0)) {
 		fprintf(stderr, "pam_authelia: %s\n", err);
+		SSL_CTX_free(tls);
 	} else {
 		printf("configuration OK\nurl=%s\nauth-level=%s\ncookie-name=%s\nca-cert=%s\n"
 		       "timeout=%u\nmethod-priority=",

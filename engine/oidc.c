@@ -129,7 +129,13 @@ int oidc_read_device_grant(const char *body, size_t len, const struct config *co
 		grant->verification_url = strdup(complete ? complete : uri);
 		grant->expires_in = (unsigned)expires_in;
 		grant->interval = (unsigned)interval;
-		rc = 0;
+		if (grant->device_code != NULL && grant->user_code != NULL &&
+		    grant->verification_url != NULL) {
+			rc = 0;
+		} else {
+			snprintf(err, OIDC_ERROR_SIZE, "out of memory");
+			oidc_device_grant_free(grant);
+		}
 	}
 	json_free(root);
 	return rc;
@@ -266,6 +272,8 @@ int oidc_read_discovery(const char *body, size_t len, const struct config *confi
 	}
 	discovery->issuer = strdup(issuer);
 	rc = discovery->issuer ? 0 : -1;
+	if (rc != 0)
+		snprintf(err, OIDC_ERROR_SIZE, "out of memory");
 out:
 	if (rc != 0)
 		oidc_discovery_free(discovery);
@@ -386,6 +394,8 @@ static char *jwks_key_pem(yajl_val jwks, const char *kid, char err[OIDC_ERROR_SI
 		goto out;
 	}
 	pem = strndup(data, (size_t)pem_len);
+	if (pem == NULL)
+		snprintf(err, OIDC_ERROR_SIZE, "out of memory");
 out:
 	free(nb);
 	free(eb);
@@ -527,6 +537,8 @@ static int check_claims(jwt_t *jwt, const struct id_token_policy *policy, char *
 		snprintf(err, OIDC_ERROR_SIZE, "token has no subject");
 	else if ((*sub = strdup(subject)) != NULL)
 		rc = 0;
+	else
+		snprintf(err, OIDC_ERROR_SIZE, "out of memory");
 	json_free(claims);
 	return rc;
 }
@@ -638,7 +650,7 @@ char *oidc_basic_authorization(const char *id, const char *secret)
 	char *joined = NULL, *out = NULL;
 	int n;
 
-	if (k != NULL && v != NULL && asprintf(&joined, "%s:%s", k, v) >= 0) {
+	if (k != NULL && v != NULL && (joined = secret_printf("%s:%s", k, v)) != NULL) {
 		n = (int)strlen(joined);
 		out = malloc(6 + 4 * ((size_t)n + 2) / 3 + 1);
 		if (out != NULL) {

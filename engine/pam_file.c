@@ -325,12 +325,24 @@ static void include_path(const struct loader *ld, const char *name, char *out, s
 		snprintf(out, size, "/etc/pam.d/%s", name);
 }
 
+static void pam_entry_free(struct pam_entry *e)
+{
+	free(e->file);
+	free(e->control);
+	free(e->module);
+	for (int a = 0; a < e->argc; a++)
+		free(e->argv[a]);
+	free(e->argv);
+	memset(e, 0, sizeof(*e));
+}
+
 static int add_entry(struct loader *ld, const char *file, int line, enum pam_file_type type,
 		     bool dash, int level, const char *control, const int actions[],
 		     const char *module, char *rest)
 {
 	struct pam_entry *e;
 	char *arg;
+	bool oom;
 
 	if (ld->stack->count == PAM_FILE_MAX_ENTRIES) {
 		problem(ld, file, line, "more than %d modules in one stack", PAM_FILE_MAX_ENTRIES);
@@ -347,9 +359,20 @@ static int add_entry(struct loader *ld, const char *file, int line, enum pam_fil
 	memcpy(e->actions, actions, sizeof(e->actions));
 	e->module = strdup(module);
 	e->argv = calloc(PAM_FILE_MAX_ENTRIES, sizeof(char *));
-	while (e->argv != NULL && e->argc < PAM_FILE_MAX_ENTRIES - 1 &&
-	       (arg = next_token(&rest, true)) != NULL)
-		e->argv[e->argc++] = strdup(arg);
+	oom = e->file == NULL || e->control == NULL || e->module == NULL || e->argv == NULL;
+	while (!oom && e->argc < PAM_FILE_MAX_ENTRIES - 1 &&
+	       (arg = next_token(&rest, true)) != NULL) {
+		if ((e->argv[e->argc] = strdup(arg)) == NULL)
+			oom = true;
+		else
+			e->argc++;
+	}
+	if (oom) { /* the entry is dropped: a check must not read half of it */
+		pam_entry_free(e);
+		ld->stack->count--;
+		problem(ld, file, line, "out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -477,15 +500,8 @@ int pam_stack_load(struct pam_stack *stack, const char *path, const char *dir,
 
 void pam_stack_free(struct pam_stack *stack)
 {
-	for (size_t i = 0; i < stack->count; i++) {
-		struct pam_entry *e = &stack->entries[i];
-		free(e->file);
-		free(e->control);
-		free(e->module);
-		for (int a = 0; a < e->argc; a++)
-			free(e->argv[a]);
-		free(e->argv);
-	}
+	for (size_t i = 0; i < stack->count; i++)
+		pam_entry_free(&stack->entries[i]);
 	stack->count = 0;
 }
 

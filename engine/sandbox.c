@@ -9,6 +9,7 @@
  * no_new_privs, Landlock, seccomp.  The allowlist is the table sandbox_rules.
  */
 #include "sandbox.h"
+#include "file_read.h"
 #include "log.h"
 #include "sandbox_filter.h" /* generated from sandbox_rules.h by tools/sandbox_filter_gen */
 #include "sandbox_rules.h"
@@ -150,26 +151,16 @@ struct sandbox_identity {
 /* Reads /etc/passwd into memory (at most 16 MiB); NULL on failure. */
 static char *sandbox_read_passwd(void)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t have = 0;
-	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	size_t len;
+	char *buf;
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK), saved;
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 16 * 1024 * 1024)
-		buf = malloc((size_t)st.st_size + 1);
-	while (buf != NULL && have < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-	}
-	if (buf != NULL)
-		buf[have] = '\0';
+	buf = file_read_fd(fd, 16 * 1024 * 1024, &len);
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return buf;
 }
 

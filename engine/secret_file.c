@@ -7,6 +7,7 @@
  * cannot be swapped between check and read.
  */
 #include "secret_file.h"
+#include "file_read.h"
 #include "secure_alloc.h"
 
 #include <errno.h>
@@ -86,16 +87,9 @@ char *secret_file_read(const char *path, char err[SECRET_FILE_ERROR_SIZE])
 			 path, SECRET_FILE_MAX);
 	} else {
 		/* Read up to one byte past the limit: the file may grow after fstat. */
-		while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				len = (size_t)-1;
-				break;
-			}
-			len += (size_t)n;
-		}
-		if (len == (size_t)-1) {
+		n = file_read_full(fd, buf, sizeof(buf));
+		len = n < 0 ? (size_t)-1 : (size_t)n;
+		if (n < 0) {
 			snprintf(err, SECRET_FILE_ERROR_SIZE,
 				 "oauth2-client-secret-file %s: cannot read it: %s", path,
 				 strerror(errno));

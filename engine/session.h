@@ -28,8 +28,8 @@
 /* Longest user name and password sent to Authelia: anything longer is refused
  * before any request, so that no input of the user's can make a proxy in front
  * of Authelia drop the connection (which would read as "unavailable"). */
-#define SESSION_MAX_USER     256
-#define SESSION_MAX_PASSWORD 1024
+#define SESSION_MAX_USER     PROTOCOL_MAX_USER
+#define SESSION_MAX_PASSWORD PROTOCOL_MAX_PASSWORD
 #define SESSION_IP_SIZE	     46 /* INET6_ADDRSTRLEN */
 #define SESSION_REASON_SIZE  1280
 
@@ -42,7 +42,10 @@
 #define FACTOR_TOTP	"totp"	   /* /api/secondfactor/totp OK, session regenerated */
 #define FACTOR_DUO	"duo"	   /* /api/secondfactor/duo OK, session regenerated */
 #define FACTOR_DEVICE	"device"   /* device flow approved and bound to the PAM user */
-/* (issue 12's access-control check adds its own, e.g. "authz") */
+/* Authelia's access control (authz-url) let the login end in success: 200
+ * with Remote-User the PAM user, or after the device flow 401 with the
+ * session confirmed at level 1; recorded once, last. */
+#define FACTOR_AUTHZ "authz"
 
 struct session {
 	struct event_base *base;

@@ -3,6 +3,8 @@
  */
 #include "tls.h"
 #include "ca_store.h"
+#include "file_read.h"
+#include "../protocol/binary_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,49 +19,10 @@
 
 #define TLS_CA_MAX (8 * 1024 * 1024)
 
-/* The whole of a regular file of at most TLS_CA_MAX bytes; NULL with errno. */
-static char *tls_read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t have = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), saved;
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) != 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode) || st.st_size > TLS_CA_MAX) {
-		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-		goto fail;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL)
-		goto fail;
-	while (have < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
-	buf[have] = '\0';
-	close(fd);
-	*len = have;
-	return buf;
-fail:
-	saved = errno;
-	free(buf);
-	close(fd);
-	errno = saved;
-	return NULL;
-}
-
 int tls_trust_read(const char *ca_cert, struct tls_trust *trust, char err[TLS_ERROR_SIZE])
 {
+	int fd, saved;
+
 	memset(trust, 0, sizeof(*trust));
 	if (ca_cert == NULL) {
 		/* The bundle, opened now: the sandboxed helper cannot open the hashed
@@ -72,11 +35,17 @@ int tls_trust_read(const char *ca_cert, struct tls_trust *trust, char err[TLS_ER
 			 X509_get_default_cert_file(), strerror(errno));
 		return -1;
 	}
+	/* The trust anchor: checked as the helper binary is (binary_path.h). */
+	fd = trusted_file_open(ca_cert, err, TLS_ERROR_SIZE);
+	if (fd < 0)
+		return -1;
 	trust->ca_cert = strdup(ca_cert);
-	trust->pem = tls_read_file(ca_cert, &trust->pem_len);
+	trust->pem = file_read_fd(fd, TLS_CA_MAX, &trust->pem_len);
+	saved = errno;
+	close(fd);
 	if (trust->ca_cert == NULL || trust->pem == NULL) {
 		snprintf(err, TLS_ERROR_SIZE, "failed to read CA certificate %s: %s", ca_cert,
-			 strerror(errno));
+			 strerror(saved ? saved : ENOMEM));
 		tls_trust_free(trust);
 		return -1;
 	}

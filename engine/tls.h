@@ -14,7 +14,7 @@
 
 #include <openssl/ssl.h>
 
-#define TLS_ERROR_SIZE 256
+#define TLS_ERROR_SIZE 768
 
 /* What verifying needs from the filesystem. */
 struct tls_trust {
@@ -25,8 +25,9 @@ struct tls_trust {
 };
 
 /* Reads ca_cert (NULL: opens the system store) into trust.  0, or -1 with err
- * starting "failed to read CA certificate" (a file that cannot be read, or
- * holds no PEM certificate). */
+ * starting "failed to read CA certificate" (a file that cannot be read, is not
+ * safe as binary_path.h's trusted_file_open says, or holds no PEM
+ * certificate). */
 int tls_trust_read(const char *ca_cert, struct tls_trust *trust, char err[TLS_ERROR_SIZE]);
 /* The context, from trust alone (no file is opened); the system store passes
  * to it.  NULL with err on failure. */

@@ -98,6 +98,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
@@ -1495,7 +1496,9 @@ static int count_fds(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char tmpl[] = "/tmp/pam_authelia_fuzz_ca.XXXXXX";
+	/* ca-cert must lie below directories only root can write (tls.c's safe
+	 * path): /run when we are root, else /tmp (and the login stops there). */
+	char dir[] = "/run/pam_authelia_fuzz", tmpl[64];
 	BIO *bio;
 	char *pem;
 	long len;
@@ -1503,7 +1506,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		snprintf(dir, sizeof(dir), "/tmp");
+	snprintf(tmpl, sizeof(tmpl), "%s/ca.XXXXXX", dir);
 	fd = mkstemp(tmpl);
+	if (fd >= 0)
+		fchmod(fd, 0644);
 	if (fd < 0 || write(fd, fuzz_ca_pem, sizeof(fuzz_ca_pem) - 1) < 0)
 		abort();
 	close(fd);

@@ -22,6 +22,16 @@
 #define FRAME_MAX_PAYLOAD (64 * 1024)
 #define FRAME_MAX_SIZE	  (FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD)
 
+/* Bounds on the PAM items, checked by the shim before it starts the helper
+ * (each must fit a frame).  A user name or password longer than what goes to
+ * Authelia is the user's choice: PAM_AUTH_ERR (the helper refuses them too,
+ * engine/session.h); a service or PAM_RHOST beyond them is the application's:
+ * PAM_SERVICE_ERR. */
+#define PROTOCOL_MAX_USER     256
+#define PROTOCOL_MAX_PASSWORD 1024
+#define PROTOCOL_MAX_SERVICE  256
+#define PROTOCOL_MAX_RHOST    1024
+
 enum frame_type {
 	/* shim -> helper, in this order during set-up */
 	FRAME_HELLO = 'H',    /* PROTOCOL_VERSION; must be the first frame */

@@ -2,6 +2,7 @@
  * options.c -- the module option table and its syntax checks.
  */
 #include "options.h"
+#include "shown.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -52,29 +53,15 @@ const struct option_desc *option_by_id(enum option_id id)
 	return (unsigned)id < OPT_COUNT ? &option_table[id] : NULL;
 }
 
-/* Prints at most 64 bytes of an option name, with anything unprintable as '?'. */
-static void quote_name(char *out, size_t outlen, const char *name, size_t len)
-{
-	size_t n = 0;
-
-	if (len > 64)
-		len = 64;
-	for (size_t i = 0; i < len && n + 1 < outlen; i++) {
-		unsigned char c = (unsigned char)name[i];
-		out[n++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
-	}
-	out[n] = '\0';
-}
-
 int option_parse_argument(const char *arg, int seen[OPT_COUNT], const struct option_desc **desc,
 			  const char **value, char err[OPTION_ERROR_SIZE])
 {
 	const char *eq = strchr(arg, '=');
 	size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
-	char name[72];
+	char name[TEXT_SHOWN_SIZE];
 	const struct option_desc *d;
 
-	quote_name(name, sizeof(name), arg, name_len);
+	text_shown_n(arg, name_len, name);
 	if (strlen(arg) > OPTION_MAX_ARGUMENT) {
 		snprintf(err, OPTION_ERROR_SIZE, "option \"%s\" is longer than %d bytes", name,
 			 OPTION_MAX_ARGUMENT);
@@ -122,8 +109,9 @@ int option_parse_seconds(const char *name, const char *value, unsigned *seconds,
 	for (; *p >= '0' && *p <= '9' && n <= OPTION_MAX_TIMEOUT; p++)
 		n = n * 10 + (unsigned long)(*p - '0');
 	if (p == value || *p != '\0' || n == 0 || n > OPTION_MAX_TIMEOUT) {
-		char shown[72];
-		quote_name(shown, sizeof(shown), value, strlen(value));
+		char shown[TEXT_SHOWN_SIZE];
+
+		text_shown(value, shown);
 		snprintf(err, OPTION_ERROR_SIZE,
 			 "invalid %s \"%s\": must be a whole number of seconds from 1 to %d", name,
 			 shown, OPTION_MAX_TIMEOUT);

@@ -4,6 +4,7 @@
  * helper and relays the login; nothing here talks to Authelia.
  */
 #include "shim.h"
+#include "../protocol/shown.h"
 
 #include <security/pam_ext.h>
 #include <signal.h>
@@ -12,6 +13,51 @@
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
+
+static int check_items(pam_handle_t *pamh, const struct relay_setup *setup,
+		       struct shim_audit *audit);
+
+/*
+ * The PAM items against the protocol's bounds, before any helper starts: an
+ * item larger than a frame could not be sent at all (the helper would wait
+ * out its set-up timer), and a user name or password longer than Authelia
+ * gets is refused now, with the helper's words and code.
+ */
+static int check_items(pam_handle_t *pamh, const struct relay_setup *setup,
+		       struct shim_audit *audit)
+{
+	char user[TEXT_SHOWN_SIZE];
+	size_t len = strlen(setup->user);
+
+	text_shown(setup->user, user);
+	if (len > PROTOCOL_MAX_USER) {
+		shim_fail(pamh, audit,
+			  "user name \"%s\" (%zu bytes) is longer than %d bytes; refused before "
+			  "any request",
+			  user, len, PROTOCOL_MAX_USER);
+		return PAM_AUTH_ERR;
+	}
+	if (setup->authtok != NULL && strlen(setup->authtok) > PROTOCOL_MAX_PASSWORD) {
+		shim_fail(pamh, audit,
+			  "first factor authentication failed: password for user \"%s\" is "
+			  "longer than %d bytes; refused before any request",
+			  user, PROTOCOL_MAX_PASSWORD);
+		return PAM_AUTH_ERR;
+	}
+	if (setup->service != NULL && strlen(setup->service) > PROTOCOL_MAX_SERVICE) {
+		shim_fail(pamh, audit, "PAM_SERVICE of %zu bytes is longer than %d bytes",
+			  strlen(setup->service), PROTOCOL_MAX_SERVICE);
+		return PAM_SERVICE_ERR;
+	}
+	if (setup->rhost != NULL && strlen(setup->rhost) > PROTOCOL_MAX_RHOST) {
+		shim_fail(pamh, audit,
+			  "PAM_RHOST of %zu bytes is longer than %d bytes: no host name or "
+			  "address is",
+			  strlen(setup->rhost), PROTOCOL_MAX_RHOST);
+		return PAM_SERVICE_ERR;
+	}
+	return PAM_SUCCESS;
+}
 
 /* The login, from the options to the helper's result; every way it ends
  * leaves a reason in audit (see shim_audit.c). */
@@ -43,6 +89,9 @@ static int authenticate(pam_handle_t *pamh, int argc, const char **argv, struct 
 		setup->authtok = item;
 	setup->argv0 = opts.binary;
 	setup->debug = opts.debug;
+	rc = check_items(pamh, setup, audit);
+	if (rc != PAM_SUCCESS)
+		return rc;
 
 	binary_fd = binary_path_open(opts.binary, err, sizeof(err));
 	if (binary_fd < 0) {

@@ -51,13 +51,16 @@ int access_request(struct session *session)
 	if (!authz_user_sendable(session->user)) {
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "user name \"%s\" cannot be sent in the access check's "
-			     "Session-Username header (space or control character); refused",
+			     "Session-Username header (space, control character or no valid "
+			     "UTF-8); refused",
 			     session->user_log);
 		return -1;
 	}
 	if (authz_send(session->http, &session->config, &session->authz, session->user, HTTP_AUTHZ,
 		       false) != 0) {
-		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the access check request");
+		machine_fail(session, RESULT_SERVICE_ERR,
+			     "cannot send the access check request for \"%s\" on %s",
+			     session->user_log, session->authz.url);
 		return -1;
 	}
 	return 0;
@@ -101,13 +104,15 @@ static void access_check_decide(struct session *session)
 			  user, url, session->session_level);
 		if (!access_second_factor_required(session)) {
 			/* A pending user info request is cancelled with the login. */
+			session_add_factor(session, FACTOR_AUTHZ);
 			machine_goto(session, STATE_SUCCESS);
 			return;
 		}
 	} else {
 		/* 401 after a confirmed level-1 session: the rule wants two factors
-		 * (the session check ran beside it; a session Authelia dropped
-		 * would have come back with a new cookie, refused in authz.c). */
+		 * (the session check ran beside it, on a session the password has
+		 * just opened; one Authelia dropped would have come back with a new
+		 * or deleted cookie, refused in authz.c). */
 		if (session->session_level != 1) {
 			machine_fail(
 			    session, RESULT_AUTH_ERR,

@@ -9,11 +9,18 @@
  *
  * The device flow raises no cookie session (its approval is an OAuth2 grant),
  * so after it the question is asked with the level-1 session from the
- * password, beside GET /api/state: 200 allows; 401 allows only when the state
- * still shows that session at level 1 for the PAM user, since the rule that
- * wants two factors is the same at level 2 (the required level does not
- * depend on the session's; contract s.3, s.7) and the device approval showed
- * two (identity_binding.c); a deny (403) refuses.
+ * password: 200 allows; a deny (403) refuses; 401 allows only once GET
+ * /api/state, sent after that 401 arrived, shows the session still at level 1
+ * for the PAM user, since the rule that wants two factors is the same at
+ * level 2 (the required level does not depend on the session's; contract s.3,
+ * s.7) and the device approval showed two (identity_binding.c).  The order
+ * matters: the approval may take longer than Authelia's inactivity, and the
+ * authz call itself then destroys the session and answers as for anyone,
+ * 401 for every rule with a subject, deny rules included.  A state read
+ * before that call would still show level 1; one read after it shows the
+ * session gone.  An answer that replaces or deletes the session cookie is
+ * refused at once (engine/authz.c).  This costs one round trip after the
+ * device flow, and none after TOTP or Duo.
  */
 #include "machine.h"
 #include "../engine/session.h"
@@ -41,22 +48,50 @@ void second_factor_done(struct session *session, bool device)
 static void access_recheck_enter(struct session *session)
 {
 	session->have_access = session->have_session_state = false;
-	if (access_request(session) != 0)
-		return;
-	if (session->device_second_factor && session_state_request(session) != 0)
-		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the session state request");
+	access_request(session);
 }
 
-static void access_recheck_decide(struct session *session)
+/* After the device flow, a 401 is "two factors wanted" only for the
+ * password's session, unchanged: that user, level 1. */
+static void access_recheck_device_state(struct session *session,
+					const struct http_response *response)
+{
+	const char *url = session->authz.url, *user = session->user_log;
+	char shown[LOG_SHOWN_SIZE];
+	long long level;
+	bool same_user;
+
+	if (!session_state_read(session, response, &same_user, &level, shown))
+		return;
+	if (!same_user || level != 1) {
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "authelia access control answered 401 for \"%s\" on %s after the "
+			     "device approval, and Authelia no longer holds the password's session "
+			     "at level 1 (/api/state: user \"%s\", authentication_level=%lld): it "
+			     "expired or was dropped; refused",
+			     user, url, shown, level);
+		return;
+	}
+	log_debug("authelia access control requires two factors for \"%s\" on %s (response "
+		  "status=401, the session at level 1); the device approval showed two",
+		  user, url);
+	session_add_factor(session, FACTOR_AUTHZ);
+	machine_goto(session, STATE_SUCCESS);
+}
+
+static void access_recheck_answer(struct session *session, const struct http_response *response)
 {
 	const char *url = session->authz.url, *user = session->user_log;
 
+	session->access = access_answer(session, response);
+	session->have_access = session->access != AUTHZ_REFUSED;
 	if (!session->have_access)
 		return;
 	if (session->access == AUTHZ_ALLOWED) {
 		log_debug("authelia access control allows \"%s\" on %s after the second factor "
 			  "(response status=200)",
 			  user, url);
+		session_add_factor(session, FACTOR_AUTHZ);
 		machine_goto(session, STATE_SUCCESS);
 		return;
 	}
@@ -68,29 +103,31 @@ static void access_recheck_decide(struct session *session)
 			     user, url);
 		return;
 	}
-	if (!session->have_session_state)
-		return;
-	log_debug("authelia access control requires two factors for \"%s\" on %s (response "
-		  "status=401); the device approval showed two",
-		  user, url);
-	machine_goto(session, STATE_SUCCESS);
+	/* Only now: a state read before this answer could predate the session's end. */
+	if (session_state_request(session) != 0)
+		machine_fail(session, RESULT_SERVICE_ERR, "cannot send the session state request");
 }
 
 static void access_recheck_http(struct session *session, const struct http_response *response)
 {
 	switch (response->purpose) {
 	case HTTP_AUTHZ:
-		session->access = access_answer(session, response);
-		session->have_access = session->access != AUTHZ_REFUSED;
+		if (!session->have_access) {
+			access_recheck_answer(session, response);
+			return;
+		}
 		break;
 	case HTTP_STATE:
-		session->have_session_state = session_state_confirmed(session, response);
+		if (session->device_second_factor && session->have_access &&
+		    !session->have_session_state) {
+			session->have_session_state = true;
+			access_recheck_device_state(session, response);
+			return;
+		}
 		break;
 	default:
-		machine_fail(session, RESULT_SERVICE_ERR,
-			     "unexpected HTTP response in state access_recheck");
-		return;
+		break;
 	}
-	if (!session->failing)
-		access_recheck_decide(session);
+	machine_fail(session, RESULT_SERVICE_ERR,
+		     "unexpected HTTP response in state access_recheck");
 }

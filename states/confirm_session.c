@@ -31,30 +31,41 @@ int session_state_request(struct session *session)
 				   HTTP_REQUEST_TIMEOUT_MS);
 }
 
-bool session_state_confirmed(struct session *session, const struct http_response *response)
+bool session_state_read(struct session *session, const struct http_response *response,
+			bool *same_user, long long *level, char shown[LOG_SHOWN_SIZE])
 {
 	struct authelia_reply reply;
-	char err[JSON_ERROR_SIZE], shown[LOG_SHOWN_SIZE];
+	char err[JSON_ERROR_SIZE];
 	const char *username = NULL;
-	long long level = 0;
-	bool same_user;
 
+	*level = 0;
 	if (!machine_reply(session, response, "session state", &reply))
 		return false;
 	/* Both fields are required; a missing one says so, a mistyped one says how. */
 	snprintf(err, sizeof(err), "data.username or data.authentication_level is missing");
 	if (json_get_string(reply.data, "username", "data.username", &username, err) != 0 ||
-	    json_get_integer(reply.data, "authentication_level", "data.authentication_level",
-			     &level, err) != 0) {
+	    json_get_integer(reply.data, "authentication_level", "data.authentication_level", level,
+			     err) != 0) {
 		machine_fail(session, RESULT_AUTH_ERR, "session state: malformed response: %s",
 			     err);
 		authelia_reply_free(&reply);
 		return false;
 	}
 	/* Compared whole, before the reply (which owns username) is freed. */
-	same_user = strcmp(username, session->user) == 0;
+	*same_user = strcmp(username, session->user) == 0;
 	log_shown(username, shown);
 	authelia_reply_free(&reply);
+	return true;
+}
+
+bool session_state_confirmed(struct session *session, const struct http_response *response)
+{
+	char shown[LOG_SHOWN_SIZE];
+	long long level;
+	bool same_user;
+
+	if (!session_state_read(session, response, &same_user, &level, shown))
+		return false;
 	if (!same_user) {
 		machine_fail(session, RESULT_AUTH_ERR,
 			     "authelia identity \"%s\" does not match pam username \"%s\"", shown,

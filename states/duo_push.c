@@ -3,7 +3,10 @@
  * answers the push (a minute or more), while the user is told, in a prompt,
  * to approve it: sshd holds a lone info message back until the next prompt,
  * so the user would see nothing while waiting.  The request has no deadline of
- * its own; the whole-exchange timeout, a disconnect or SIGTERM cancel it.
+ * its own; the whole-exchange timeout, a disconnect or SIGTERM cancel it.  How
+ * long it lasts is the user's choice, so nothing that ends it once it went out
+ * is "Authelia unavailable" (machine_reply_user_paced), and it is never sent
+ * twice (engine/http_client.c).
  *
  * Authelia answers 200 "OK" with data.result ("enroll", "deny", "auth") when
  * no second factor happened; only 200 "OK" without data.result, with the new
@@ -60,7 +63,7 @@ static void duo_push_http(struct session *session, const struct http_response *r
 	const char *outcome = NULL;
 	int rc;
 
-	if (!machine_reply_factor(session, response, "duo push", DUO_FAILED, &reply))
+	if (!machine_reply_user_paced(session, response, "duo push", DUO_FAILED, &reply))
 		return;
 	rc = json_get_string(reply.data, "result", "data.result", &outcome, err);
 	if (rc == 0) {

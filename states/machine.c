@@ -186,6 +186,25 @@ bool machine_reply_factor(struct session *session, const struct http_response *r
 	return false;
 }
 
+bool machine_reply_user_paced(struct session *session, const struct http_response *response,
+			      const char *what, const char *refused, struct authelia_reply *reply)
+{
+	if (response->error != NULL && response->sent && response->failure == HTTP_UNREACHABLE) {
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "%s: no answer while the user was approving (%s)", refused,
+			     response->error);
+		return false;
+	}
+	if (response->error == NULL && response->status >= 500) {
+		log_debug("response status=%d", response->status);
+		machine_fail(session, RESULT_AUTH_ERR,
+			     "%s: no answer while the user was approving (response status=%d)",
+			     refused, response->status);
+		return false;
+	}
+	return machine_reply_factor(session, response, what, refused, reply);
+}
+
 void machine_timer(struct session *session)
 {
 	const struct state_entry *entry = state_table[session->state];

@@ -115,6 +115,17 @@ bool machine_reply(struct session *session, const struct http_response *response
 bool machine_reply_factor(struct session *session, const struct http_response *response,
 			  const char *what, const char *refused, struct authelia_reply *reply);
 
+/*
+ * The same, for a factor whose request lasts as long as the user lets it (the
+ * Duo push: no deadline of its own).  Once it went out, whatever ends it (a
+ * proxy's 504 or a dropped connection while the user ignores the push, any
+ * 5xx) is PAM_AUTH_ERR, never PAM_AUTHINFO_UNAVAIL: the user would choose it
+ * by not answering, and [authinfo_unavail=ignore] stacks skip the factor.
+ * Only a failure to send it at all (refused, TLS) stays unavailable.
+ */
+bool machine_reply_user_paced(struct session *session, const struct http_response *response,
+			      const char *what, const char *refused, struct authelia_reply *reply);
+
 /* Events from the loop. */
 void machine_frame(struct session *session, const struct frame *frame);
 void machine_http(struct session *session, const struct http_response *response);
@@ -131,6 +142,11 @@ void machine_channel_malformed(struct session *session, const char *why);
  */
 int session_state_request(struct session *session);
 bool session_state_confirmed(struct session *session, const struct http_response *response);
+/* Reads the answer only: the user it names (as log lines show it, in shown),
+ * whether that is exactly the PAM user, and the level; false, having failed
+ * the login, when the answer is not a readable session state. */
+bool session_state_read(struct session *session, const struct http_response *response,
+			bool *same_user, long long *level, char shown[LOG_SHOWN_SIZE]);
 
 /*
  * The user's enrolled methods (states/user_info.c), shared with access_check:

@@ -34,7 +34,11 @@ static int password_prompt_frame(struct session *session, const struct frame *fr
 			return 0;
 		}
 		session->password = secret_dup(frame->payload, frame->len);
-		machine_goto(session, STATE_FIRST_FACTOR);
+		if (session->password == NULL)
+			machine_fail(session, RESULT_SERVICE_ERR,
+				     "out of memory at the password prompt");
+		else
+			machine_goto(session, STATE_FIRST_FACTOR);
 		return 0;
 	case FRAME_CONV_ERROR:
 		machine_fail(session, RESULT_CONV_ERR,

@@ -11,6 +11,7 @@
  */
 #include "machine.h"
 #include "../engine/sandbox.h"
+#include "../engine/jwt_loader.h"
 #include "../engine/secure_alloc.h"
 #include "../engine/session.h"
 #include "../engine/tls.h"
@@ -38,6 +39,9 @@ static int receive_item(struct session *session, char **slot, const struct frame
 	}
 	*slot =
 	    secret ? secret_dup(frame->payload, frame->len) : strndup(frame->payload, frame->len);
+	if (*slot == NULL)
+		machine_fail(session, RESULT_SERVICE_ERR, "out of memory receiving %s",
+			     frame_type_name(frame->type));
 	return 0;
 }
 
@@ -109,6 +113,18 @@ static void receive_start(struct session *session)
 	}
 	if (session->config.authz_url != NULL && receive_authz_url(session) != 0)
 		return;
+	/* Without the client's address in X-Forwarded-For, Authelia's networks
+	 * rules match this host's own: a client that controls its reverse DNS
+	 * would get the rules meant for this host's network. */
+	if (session->authz.url != NULL && session->rhost != NULL && session->rhost[0] != '\0' &&
+	    session->client_ip[0] == '\0') {
+		machine_fail(session, RESULT_SERVICE_ERR,
+			     "PAM_RHOST \"%s\" is a host name, not an address, so the access check "
+			     "cannot tell Authelia the client's address (its networks rules would "
+			     "match this host's); fix: UseDNS no in sshd_config",
+			     session->rhost_log);
+		return;
+	}
 	if (session->config.secret_inline)
 		log_warning(
 		    "oauth2-client-secret= is readable by every local user in the PAM file; "
@@ -117,6 +133,12 @@ static void receive_start(struct session *session)
 	/* The CA files only: OpenSSL's set-up and the parsing wait until the
 	 * first prompt is out (session_connect). */
 	if (tls_trust_read(session->config.ca_cert, &session->trust, err) != 0) {
+		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
+		return;
+	}
+	/* A helper that could never verify an ID token fails now, not after
+	 * the user approved on a phone (the static build opens libjwt). */
+	if (session->config.oauth2_client_id != NULL && jwt_loader_open(err, sizeof(err)) != 0) {
 		machine_fail(session, RESULT_SERVICE_ERR, "%s", err);
 		return;
 	}
@@ -186,7 +208,12 @@ static int receive_config_frame(struct session *session, const struct frame *fra
 			return 0;
 		/* secret_dup: the argument may be oauth2-client-secret=... */
 		argument = secret_dup(frame->payload, frame->len);
-		if (argument != NULL && config_apply(&session->config, argument, err) != 0)
+		/* An option lost to a failed copy could weaken the login (ca-cert):
+		 * fail closed, at FRAME_START like any bad option. */
+		if (argument == NULL)
+			snprintf(session->option_error, sizeof(session->option_error),
+				 "out of memory receiving an option");
+		else if (config_apply(&session->config, argument, err) != 0)
 			snprintf(session->option_error, sizeof(session->option_error), "%s", err);
 		secret_free(&argument);
 		return 0;

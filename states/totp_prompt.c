@@ -53,10 +53,9 @@ static int totp_prompt_frame(struct session *session, const struct frame *frame)
 	}
 	session->totp_code = secret_dup(code, digits);
 	explicit_bzero(code, sizeof(code));
-	if (session->totp_code == NULL) {
-		machine_fail(session, RESULT_SERVICE_ERR, "out of memory");
-		return 0;
-	}
-	machine_goto(session, STATE_TOTP_VERIFY);
+	if (session->totp_code == NULL)
+		machine_fail(session, RESULT_SERVICE_ERR, "out of memory at the TOTP prompt");
+	else
+		machine_goto(session, STATE_TOTP_VERIFY);
 	return 0;
 }

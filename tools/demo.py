@@ -94,10 +94,13 @@ def main():
     tail = Syslog()
 
     heading("pam_authelia demo: a throw-away CA, the Authelia test double, a private sshd")
-    testca.make_ca(work, "ca")
-    testca.make_cert(work, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
-    testca.readable(work)
-    authelia = AutheliaDouble(work / "server.pem", work / "server.key")
+    # The helper trusts a ca-cert only below directories root alone can
+    # write, as the module runs a helper binary only from one.
+    certs = make_safe_dir()
+    testca.make_ca(certs, "ca")
+    testca.make_cert(certs, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
+    testca.readable(certs)
+    authelia = AutheliaDouble(certs / "server.pem", certs / "server.key")
     url = f"https://localhost:{authelia.port}"
     authelia.add_user("john", USERS["john"][0], totp=True, method="totp")
     authelia.add_user("jane", USERS["jane"][0], duo_device=True, method="mobile_push",
@@ -106,12 +109,12 @@ def main():
     authelia.oidc.device_script = {"action": "approve", "user": "john", "after": 4.0}
     (STATE / "totp.json").write_text(json.dumps(
         {"john": base64.b32encode(authelia.users["john"].totp_secret).decode()}))
-    say(f"Authelia test double: {url} (CA {work / 'ca.pem'})")
+    say(f"Authelia test double: {url} (CA {certs / 'ca.pem'})")
 
     sshd = Sshd(work)
     sshd.start()
     say(f"sshd: 127.0.0.1 port {sshd.port}, PAM stack {sshd.pam_file}")
-    base = (f"auth required {SHIM} binary={helper} url={url} ca-cert={work / 'ca.pem'} "
+    base = (f"auth required {SHIM} binary={helper} url={url} ca-cert={certs / 'ca.pem'} "
             "oauth2-client-id=pam-authelia oauth2-client-secret=s3cret-client debug")
 
     def stop(*_):
@@ -119,6 +122,7 @@ def main():
         sshd.stop()
         authelia.close()
         shutil.rmtree(helper_dir, ignore_errors=True)
+        shutil.rmtree(certs, ignore_errors=True)
         for f in ("demo.pid", "totp.json"):
             (STATE / f).unlink(missing_ok=True)
         say("stopped; nothing on the host was changed")

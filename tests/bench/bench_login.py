@@ -38,7 +38,8 @@ round trip).  Answers are instant unless a think time is given.
                the helper gone
 
 usage: bench_login.py [RUNS]      (as root: runs in a private mount namespace,
-                                   with its own /dev/log)
+                                   with its own /dev/log; PAM_AUTHELIA_HELPER
+                                   names another build of the helper)
 """
 import datetime
 import json
@@ -58,7 +59,8 @@ import testca  # noqa: E402
 from authelia_double import totp_code  # noqa: E402
 # conftest installs the helper into a directory of root's own (safe_dir.py):
 # the module runs helpers from nowhere else.
-from conftest import HELPER, Login as ShimLogin, wait_gone  # noqa: E402
+from conftest import BUILT_HELPER, HELPER, SAFE_DIR, Login as ShimLogin, wait_gone  # noqa: E402
+from safe_dir import make_safe_dir  # noqa: E402
 
 BUILD = ROOT / "build"
 SHIM = BUILD / "pam_authelia.so"
@@ -84,8 +86,12 @@ FLOW_ARGS = {
 class Bench:
     def __init__(self, tmp):
         self.tmp = tmp
-        certs = tmp / "certs"
-        certs.mkdir()
+        # The helper trusts a ca-cert only below directories root alone can
+        # write (safe_dir.py), as it runs a helper binary.
+        certs = make_safe_dir(SAFE_DIR) if SAFE_DIR is not None else None
+        if certs is None:
+            certs = tmp / "certs"
+            certs.mkdir()
         testca.make_ca(certs, "ca")
         testca.make_cert(certs, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
         testca.readable(certs)
@@ -366,6 +372,10 @@ def report(results, think, think_policy, floor, helper, load, spawn_ms, gone):
     print(f"pam_authelia login benchmark -- commit {commit()}, "
           f"{datetime.date.today()}, {os.cpu_count()} cores, {RUNS} logins a cell, "
           f"answers instant unless said")
+    # make bench runs it once per build of the helper (Makefile: HELPER_LINK).
+    needed = subprocess.run(["readelf", "-d", str(HELPER)], capture_output=True, text=True).stdout
+    build = "dynamic" if "libcrypto" in needed else "static (HELPER_LINK=static)"
+    print(f"helper: {BUILT_HELPER}, {build} build")
     print()
     head = (f"{'cell':<22}{'RTT':>4} {'wait med':>9} {'p90':>7} {'limit':>6} {'RTTs':>5} "
             f"{'req':>4} {'TLS':>4} {'CPU ms':>7} {'RSS MB':>7}  steps (median ms: start->prompt, "

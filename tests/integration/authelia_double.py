@@ -194,6 +194,14 @@ class AutheliaDouble:
             # authorization: see configure()
             self.clock_offset = 0.0     # advance_clock(): inactivity and refresh_interval
             self.basic_failure_delay = 2.0  # Authelia pads failed Basic auth to >= 2 s
+            # What a redirect-style authz 401 carries after the cookie strategy
+            # destroyed the session (contract s.3, AMBIGUOUS there): "new" (the
+            # source-derived reading: the fresh anonymous session's cookie),
+            # "none" (no Set-Cookie, as if Response.Reset cleared it) or "delete"
+            # (the deleting form of the API contract s.11: empty value, expiry
+            # past).  The last two play what a live Authelia, or a proxy in
+            # front of it, might do instead.
+            self.authz_destroyed_cookie = "new"
             self.cookies = [self._cookie_entry_config(
                 {"domain": self.cookie_domain, "name": self.cookie_name,
                  "authelia_url": f"https://{self.cookie_domain}:{self.port}"})]
@@ -374,6 +382,12 @@ class AutheliaDouble:
         expires = email.utils.formatdate(time.time() + entry["expiration"], usegmt=True)
         return (f"{entry['name']}={value}; expires={expires}; domain={entry['domain']}; "
                 "path=/; HttpOnly; secure; SameSite=Lax")
+
+    def _delete_cookie(self, entry=None):
+        """The deleting Set-Cookie (API contract s.11)."""
+        entry = entry or self.cookies[0]
+        expires = email.utils.formatdate(time.time() - 60, usegmt=True)
+        return f"{entry['name']}=; expires={expires}; path=/; HttpOnly"
 
     def _cookie_entry(self, hostname):
         """The first session.cookies[] entry whose domain is hostname or a parent of it
@@ -1020,7 +1034,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             del d.sessions[value]
             fresh = d._new_cookie()
             d.sessions[fresh] = Session(cookie_domain=entry["domain"], last_activity=now)
-            return 0, None, ("Set-Cookie", d._set_cookie(fresh, entry)), "destroyed: " + reason
+            set_cookie = {"new": ("Set-Cookie", d._set_cookie(fresh, entry)), "none": None,
+                          "delete": ("Set-Cookie", d._delete_cookie(entry))}
+            return 0, None, set_cookie[d.authz_destroyed_cookie], "destroyed: " + reason
         if not session.username:
             return 0, None, None, "anonymous"
         if not session.remember_me:

@@ -193,6 +193,13 @@ def process_alive(pid):
         return False
 
 
+# How soon a helper must be gone once it has a reason to stop (a hang-up, a
+# signal, the PAM process's death).  It measures in ~2 ms alone; the bound is
+# generous because two loaded CPUs and the ASan helper stretch it past 100 ms,
+# and still far below every other way out (a timeout of seconds, the backstop).
+GONE_AT_ONCE = 0.4
+
+
 def wait_gone(pid, timeout):
     """Seconds until pid is gone, or None if it outlived timeout."""
     start = time.monotonic()
@@ -208,9 +215,19 @@ def wait_gone(pid, timeout):
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory):
     """A test CA, a server certificate for localhost/127.0.0.1 it signed, one for
-    another host, a self-signed one, and a second CA with its own localhost cert."""
-    d = tmp_path_factory.mktemp("certs")
+    another host, a self-signed one, and a second CA with its own localhost cert.
+    In a safe directory (safe_dir.py): the helper trusts a ca-cert only below
+    directories that root alone can write, as it runs a helper binary."""
+    d = make_safe_dir(SAFE_DIR) if SAFE_DIR is not None else None  # removed with SAFE_DIR
+    if d is None:
+        d = tmp_path_factory.mktemp("certs")
     d.chmod(0o755)
+    # The mutation catalogue (tests/mutation/) runs one test per pytest session:
+    # it makes the keys once and names their directory here.
+    cache = os.environ.get("PAM_AUTHELIA_TEST_CERTS")
+    if cache and (Path(cache) / "ca.pem").exists():
+        shutil.copytree(cache, d, dirs_exist_ok=True)
+        return d
     testca.make_ca(d, "ca")
     testca.make_ca(d, "other-ca")
     testca.make_cert(d, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
@@ -218,6 +235,8 @@ def certs(tmp_path_factory):
     testca.make_cert(d, "self-signed", "DNS:localhost,IP:127.0.0.1")
     testca.make_cert(d, "other-ca-server", "DNS:localhost,IP:127.0.0.1", ca="other-ca")
     testca.readable(d)
+    if cache:
+        shutil.copytree(d, cache, dirs_exist_ok=True)
     return d
 
 

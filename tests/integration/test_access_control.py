@@ -250,8 +250,8 @@ def test_denied_by_rule_before_any_second_factor(env, authelia, syslog):
     assert second_factor_requests(authelia) == []
     (only,) = authz(authelia)
     assert only["authz"]["status"] == 403 and only["authz"]["rule"] is not None
-    assert f'authelia access control denies "user01" on {WEB01} (response status=403)' \
-        in syslog.texts()
+    assert one_failure(syslog) == \
+        f'authelia access control denies "user01" on {WEB01} (response status=403)'
 
 
 def test_denied_by_default_policy(env, authelia, syslog):
@@ -261,8 +261,8 @@ def test_denied_by_default_policy(env, authelia, syslog):
     assert not ok and seen == ["Password: "]
     (only,) = authz(authelia)
     assert only["authz"]["status"] == 403 and only["authz"]["rule"] is None
-    assert 'authelia access control denies "john" on https://web01.lab.example.com/pam/sshd ' \
-        '(response status=403)' in syslog.texts()
+    assert one_failure(syslog) == 'authelia access control denies "john" on ' \
+        'https://web01.lab.example.com/pam/sshd (response status=403)'
 
 
 def test_group_rule_needs_both_groups(env, authelia, syslog):
@@ -274,8 +274,8 @@ def test_group_rule_needs_both_groups(env, authelia, syslog):
     authelia.requests.clear()
     ok, seen = ssh(env, authelia, "user00")  # dba alone
     assert not ok and seen == ["Password: "]
-    assert 'authelia access control denies "user00" on https://db1.ssh.example.com/pam/sshd ' \
-        '(response status=403)' in syslog.texts()
+    assert one_failure(syslog) == 'authelia access control denies "user00" on ' \
+        'https://db1.ssh.example.com/pam/sshd (response status=403)'
 
 
 def test_a_group_removed_between_the_two_checks_is_refused(env, authelia, syslog):
@@ -289,8 +289,8 @@ def test_a_group_removed_between_the_two_checks_is_refused(env, authelia, syslog
     assert seen == ["Password: ", "TOTP Code: "]
     assert "/api/secondfactor/totp" in authelia.paths()
     assert [r["authz"]["status"] for r in authz(authelia)] == [401, 403]
-    assert f'authelia access control denies "john" on {WEB01} (response status=403)' \
-        in syslog.texts()
+    assert one_failure(syslog) == \
+        f'authelia access control denies "john" on {WEB01} (response status=403)'
 
 
 def test_fully_qualified_host_name_from_etc_hosts(env, authelia):
@@ -369,8 +369,8 @@ def test_sudo_allowed_with_two_factors(login, env, authelia):
 def test_sudo_denied_where_only_ssh_is_allowed(login, env, authelia, syslog):
     l = sudo_login(login, env, "jane", template="https://db1.ssh.example.com/pam/%s")
     assert run(l, authelia, "jane", totp=False) == "PAM_AUTH_ERR"
-    assert 'authelia access control denies "jane" on https://db1.ssh.example.com/pam/sudo ' \
-        '(response status=403)' in syslog.texts()
+    assert one_failure(syslog) == 'authelia access control denies "jane" on ' \
+        'https://db1.ssh.example.com/pam/sudo (response status=403)'
     assert second_factor_requests(authelia) == []
 
 
@@ -398,6 +398,8 @@ def test_sudo_group_removed_between_the_checks(login, env, authelia, syslog):
     l.answer(authelia.totp("john"))
     assert l.result()[0] == "PAM_AUTH_ERR"
     assert [r["authz"]["status"] for r in authz(authelia)] == [401, 403]
+    assert one_failure(syslog) == 'authelia access control denies "john" on ' \
+        'https://web01.ssh.example.com/pam/sudo (response status=403)'
 
 
 # --- the real sudo, run by a local user ----------------------------------------
@@ -428,8 +430,8 @@ def test_real_sudo(real_sudo, authelia, syslog, groups, allowed):
     else:
         sh.expect_exact("$ ", timeout=20)
         assert "ESCALATED-root" not in sh.before and "TOTP" not in sh.before
-        assert 'authelia access control denies "mallory" on ' \
-            'https://web01.ssh.example.com/pam/sudo (response status=403)' in syslog.texts()
+        assert one_failure(syslog) == 'authelia access control denies "mallory" on ' \
+            'https://web01.ssh.example.com/pam/sudo (response status=403)'
     sh.close(force=True)
     assert LOCAL_USERS["mallory"]  # the local account sudo authenticates
 
@@ -443,6 +445,16 @@ def pam_login(login, env, user="john", level="policy", template=TEMPLATE, extra=
 
 def logged(syslog, needle):
     return any(needle in t for t in syslog.texts())
+
+
+def one_failure(syslog):
+    """The login's one failure line: the helper's only line at LOG_ERR."""
+    syslog.texts()  # settle
+    with syslog.lock:
+        lines = [l["text"] for l in syslog.lines
+                 if l["ident"] == "pam_authelia" and l["priority"] & 7 == 3]
+    assert len(lines) == 1, lines
+    return lines[0]
 
 
 def test_1fa_allowed_by_a_one_factor_rule(login, env, authelia):
@@ -595,15 +607,32 @@ def test_device_flow_then_a_group_removed(login, env, authelia, syslog):
     l.answer("")
     assert approve_until_done(l) == "PAM_AUTH_ERR"
     assert [r["authz"]["status"] for r in authz(authelia)] == [401, 403]
-    assert logged(syslog, f'authelia access control denies "john" on {WEB01}')
+    assert one_failure(syslog) == \
+        f'authelia access control denies "john" on {WEB01} (response status=403)'
 
 
-def test_device_approval_slower_than_authelia_s_inactivity(login, env, authelia, syslog):
+@pytest.mark.parametrize("destroyed_cookie,message", [
+    # the contract's reading: the 401 brings the new, anonymous session's cookie
+    ("new", 'Authelia replaced the session of "john" (response status=401) with a new '
+            'session cookie'),
+    # what a live Authelia or a proxy might do instead
+    ("delete", 'Authelia replaced the session of "john" (response status=401) and deleted '
+               'its cookie'),
+    ("none", f'authelia access control answered 401 for "john" on {WEB01} after the device '
+             'approval, and Authelia no longer holds the password\'s session at level 1 '
+             '(/api/state: user "", authentication_level=0)'),
+])
+def test_device_approval_slower_than_authelia_s_inactivity(login, env, authelia, syslog,
+                                                           destroyed_cookie, message):
     """Authelia drops a session idle longer than inactivity (5 min) when it is
-    next asked about it, and answers with a new, anonymous one: the level-1
-    session of the password is gone by the time the device flow is approved."""
+    next asked about it, and then answers as it would anyone: john, removed
+    from admins meanwhile (the catch-all deny for him), meets the admins rule
+    as an anonymous subject, a 401.  The session check must come after that
+    answer: Authelia serving it first (the authz answer is slow here) would
+    still show the session at level 1."""
     authelia.oidc.interval = 1
     authelia.oidc.device_script = {"action": "approve", "user": "john", "after": 0.5}
+    authelia.authz_destroyed_cookie = destroyed_cookie
     extra = ("method-priority=device_authorization device-flow=after-password "
              "oauth2-client-id=pam-authelia oauth2-client-secret-file=" + str(secret_file(env)))
     l = pam_login(login, env, service="sshd", extra=extra)
@@ -611,11 +640,19 @@ def test_device_approval_slower_than_authelia_s_inactivity(login, env, authelia,
     l.answer(PASSWORD)
     assert "Approve on your device" in l.conv()[1]
     authelia.advance_clock(400)
+    authelia.set_groups("john", [])
+    authelia.inject("/api/authz/auth-request", delay=1.0)
     l.answer("")
     assert approve_until_done(l) == "PAM_AUTH_ERR"
-    assert authz(authelia)[1]["authz"]["session"] == "destroyed: inactive"
-    assert logged(syslog, 'Authelia replaced the session of "john" (response status=401)') or \
-        logged(syslog, "this login needs 1")
+    first, second = authz(authelia)
+    assert second["authz"]["session"] == "destroyed: inactive"
+    assert second["authz"]["status"] == 401 and second["authz"]["rule_has_subject"]
+    states = [r for r in authelia.requests if r["path"] == "/api/state"]
+    if destroyed_cookie == "none":  # asked once the 401 was in, not beside the question
+        assert len(states) == 2 and states[1]["time"] >= second["time"] + 1.0
+    else:  # refused on the answer alone
+        assert len(states) == 1 and states[0]["time"] < second["time"]
+    assert message in one_failure(syslog)
 
 
 def test_a_user_name_unfit_for_a_header_is_never_sent(login, env, authelia, syslog):
@@ -626,6 +663,21 @@ def test_a_user_name_unfit_for_a_header_is_never_sent(login, env, authelia, sysl
     assert authz(authelia) == []
     assert logged(syslog, 'user name "j doe" cannot be sent in the access check\'s '
                           'Session-Username header')
+
+
+def test_a_client_host_name_instead_of_its_address(login, env, authelia, syslog):
+    """sshd with UseDNS yes: PAM_RHOST is the client's name, which cannot go into
+    X-Forwarded-For; without it Authelia's networks rules would match this host's
+    own address (one_factor for the office network here).  Refused before any
+    prompt."""
+    l = pam_login(login, env, service="sshd", rhost="client.example.net",
+                  template="https://bastion.ssh.example.com/pam/%s")
+    assert l.result()[0] == "PAM_SERVICE_ERR"
+    assert authelia.paths() == []
+    assert one_failure(syslog) == \
+        'PAM_RHOST "client.example.net" is a host name, not an address, so the access check ' \
+        "cannot tell Authelia the client's address (its networks rules would match this " \
+        "host's); fix: UseDNS no in sshd_config"
 
 
 def test_device_flow_first_cannot_be_checked(login, env, authelia, syslog):

@@ -268,6 +268,74 @@ def test_authelia_answers_5xx(login, authelia, certs, syslog):
            reason="TOTP: Authelia failed (response status=502)")
 
 
+# --- the access check (authz-url) ----------------------------------------------------
+
+AUTHZ = "authz-url=https://web01.localhost/pam/%s"
+WEB01 = "https://web01.localhost/pam/pamtest"
+LOG_ERR = 3
+
+
+def failure_lines(syslog):
+    """The helper's lines at LOG_ERR: a failed login has exactly one."""
+    syslog.texts()  # settle
+    with syslog.lock:
+        return [l["text"] for l in syslog.lines
+                if l["ident"] == "pam_authelia" and l["priority"] & 7 == LOG_ERR]
+
+
+def policy(authelia, rule_policy):
+    authelia.configure({"access_control": {"default_policy": "deny", "rules": [
+        {"domain": "web01.localhost", "policy": rule_policy}]}})
+
+
+@pytest.mark.parametrize("level,rule,factors", [
+    ("policy", "one_factor", "password,authz"),  # not the plain 1FA line's "password"
+    ("1FA", "one_factor", "password,authz"),
+    ("policy", "two_factor", "password,totp,authz"),
+])
+def test_access_check_allows(login, authelia, certs, syslog, level, rule, factors):
+    authelia.add_user("john", "pw-john", totp=True, method="totp")
+    policy(authelia, rule)
+    l = password_login(login, authelia, certs, f"{AUTHZ} auth-level={level}")
+    if "totp" in factors:
+        assert l.conv() == ("echo_on", "TOTP Code: ")
+        l.answer(authelia.totp("john"))
+    assert l.result()[0] == "PAM_SUCCESS"
+    expect(one_audit(syslog), user="john", factors=factors, result="success",
+           pam="PAM_SUCCESS")
+    assert failure_lines(syslog) == []
+    assert_no_secret(syslog, authelia, "pw-john")
+
+
+@pytest.mark.parametrize("case,result,reason", [
+    ("deny", "auth_err",
+     f'authelia access control denies "john" on {WEB01} (response status=403)'),
+    ("outside the cookie domain", "service_err",
+     "authelia access check on https://web01.example.org/pam/pamtest is misconfigured "
+     "(response status=400): Authelia refuses the question itself (its log says why); fix: "
+     "web01.example.org must lie within the session.cookies domain that holds localhost, and "
+     "authz-endpoint /api/authz/auth-request must be an AuthRequest or ForwardAuth endpoint; "
+     "pam_authelia --check tells which"),
+    ("503", "authinfo_unavail",
+     f"authelia access check on {WEB01}: Authelia failed (response status=503)"),
+])
+def test_access_check_refuses(login, authelia, certs, syslog, case, result, reason):
+    authelia.add_user("john", "pw-john", totp=True, method="totp")
+    policy(authelia, "deny")
+    template = AUTHZ
+    if case == "outside the cookie domain":
+        template = "authz-url=https://web01.example.org/pam/%s"
+    if case == "503":
+        authelia.inject("/api/authz/auth-request", status=503, body=b"503 Service Unavailable",
+                        content_type="text/plain; charset=utf-8")
+    l = password_login(login, authelia, certs, f"{template} auth-level=policy")
+    assert l.result()[0] == "PAM_" + result.upper()
+    assert failure_lines(syslog) == [reason]
+    expect(one_audit(syslog), user="john", factors="password", result=result,
+           pam="PAM_" + result.upper(), state="access_check", reason=reason)
+    assert_no_secret(syslog, authelia, "pw-john")
+
+
 def test_client_disconnect(login, authelia, certs, syslog):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -493,9 +561,11 @@ def test_readme_journalctl_commands(authelia, certs, syslog, tmp_path):
     closed = s.getsockname()[1]
     s.close()
     shutil.copy(HELPER, tmp_path / "helper")
+    # The CA file too: the tmpfs over /run hides the safe directory it is in.
+    shutil.copy(certs / "ca.pem", tmp_path / "ca.pem")
     logins = [
-        ("john", "pw-john", f"url={authelia.url} ca-cert={certs / 'ca.pem'} auth-level=1FA"),
-        ("john", "wrong", f"url={authelia.url} ca-cert={certs / 'ca.pem'} auth-level=1FA"),
+        ("john", "pw-john", f"url={authelia.url} ca-cert=/run/bin/ca.pem auth-level=1FA"),
+        ("john", "wrong", f"url={authelia.url} ca-cert=/run/bin/ca.pem auth-level=1FA"),
         ("john", "pw-john", f"url=https://127.0.0.1:{closed} auth-level=1FA"),
         ("jane", "x", f"url={authelia.url} colour=blue"),
     ]
@@ -506,6 +576,7 @@ def test_readme_journalctl_commands(authelia, certs, syslog, tmp_path):
               "mkdir -m 755 /run/bin",
               "cp /tmp/audit-helper-$$ /run/bin/pam_authelia && rm /tmp/audit-helper-$$",
               "chmod 755 /run/bin/pam_authelia",
+              f"cp {tmp_path / 'ca.pem'} /run/bin/ca.pem && chmod 644 /run/bin/ca.pem",
               f"{JOURNALD} >/dev/null 2>&1 & journald=$!",
               "trap 'kill $journald' EXIT",
               "for i in $(seq 100); do [ -S /run/systemd/journal/dev-log ] && break; "

@@ -146,3 +146,24 @@ def test_example_stacks_put_pam_unix_as_requisite_before_a_2fa_line():
                     f"{example.name}: {line}"
                 checked += 1
     assert checked >= 2  # sshd-2fa and sudo
+
+
+def _deps(step):
+    out = subprocess.run([str(ROOT / "tools/deps.sh"), "--list", step], capture_output=True,
+                         text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_build_dependencies_match_debian_control():
+    """tools/deps.sh build and debian/control's Build-Depends name the same
+    libraries and tools (the compiler and make aside, which build-essential
+    brings); the tests' packages are in neither."""
+    text = (ROOT / "debian/control").read_text()
+    field = text.split("Build-Depends:", 1)[1].split("\nStandards-Version", 1)[0]
+    control = {alt.split()[0] for dep in field.split(",") for alt in dep.split("|") if alt.strip()}
+    build, test = _deps("build"), _deps("test")
+    assert build - {"gcc", "make", "libc6-dev", "pkg-config"} <= control, control
+    assert "pkg-config" in control and "debhelper-compat" in control
+    assert not (test & control), test & control
+    assert not (test & build), test & build
+    assert {"libcmocka-dev", "python3-pytest", "valgrind"} <= test

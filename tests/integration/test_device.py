@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import HELPER, wait_gone
+from conftest import GONE_AT_ONCE, HELPER, wait_gone
 
 APPROVE = "Approve on your device, then press Enter."
 SCAN = "Scan the QR code below or visit the URL to approve."  # the reference module's words
@@ -247,7 +247,7 @@ def test_client_disconnect_stops_polling(login, authelia, certs, syslog):
     time.sleep(1.2)
     conn.close()
     gone = wait_gone(helper, 1.0)
-    assert gone is not None and gone < 0.1
+    assert gone is not None and gone < GONE_AT_ONCE
     assert "client disconnected in state device_poll; login abandoned" in syslog.texts()
     assert_no_poll_after(authelia, 1.5)
     listener.close()

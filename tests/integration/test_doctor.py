@@ -3,11 +3,13 @@ configuration of its own (a PAM file, an sshd_config, the Authelia test
 double scripted to misbehave), the exit status 0 / 1 / 2, and the one line
 per finding with its fix.  The doctor runs as root, as an operator runs it."""
 import os
+import socket
 import subprocess
 
 import pytest
 
 from conftest import HELPER, SHIM
+from test_sandbox import expected_identity, proc_status
 
 GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -143,13 +145,30 @@ def test_a_url_that_is_not_https_fails(pam_dir, certs):
     assert rc == 2 and has(lines, "FAIL", 'URL scheme must be https, got "http"')
 
 
-def test_an_unreadable_ca_cert_fails(pam_dir, authelia, tmp_path):
+def test_an_unreadable_ca_cert_fails(pam_dir, authelia, certs):
     f = service(pam_dir, f"auth required {SHIM} binary={HELPER} url={authelia.url} "
-                f"ca-cert={tmp_path / 'nope.pem'}\n")
+                f"ca-cert={certs / 'nope.pem'}\n")
     rc, lines = doctor("--pam-file", f)
     assert rc == 2
-    assert has(lines, "FAIL", f"failed to read CA certificate {tmp_path / 'nope.pem'}",
+    assert has(lines, "FAIL", f"failed to read CA certificate {certs / 'nope.pem'}",
                "fix: ca-cert= must name")
+
+
+def test_a_ca_cert_others_can_change_fails(pam_dir, authelia, certs, tmp_path):
+    """The trust anchor gets the helper binary's rule: a CA file below a
+    directory others can write (here /tmp), or one others can change, is
+    what every login would refuse."""
+    import shutil
+    ca = tmp_path / "ca.pem"
+    shutil.copy(certs / "ca.pem", ca)
+    ca.chmod(0o644)
+    f = service(pam_dir, f"auth required {SHIM} binary={HELPER} url={authelia.url} "
+                f"ca-cert={ca}\n")
+    rc, lines = doctor("--pam-file", f)
+    assert rc == 2
+    assert has(lines, "FAIL", f"{f}:1: failed to read CA certificate {ca}: directory /tmp must "
+               "be owned by root and writable by its owner only; fix: move the file below "
+               "directories only root can write (such as /etc/ssl/certs)"), lines
 
 
 def test_a_relative_binary_fails(pam_dir, authelia, certs):
@@ -358,6 +377,27 @@ def test_sshd_settings_that_break_the_module(pam_dir, authelia, certs, sshd_conf
     assert rc == (2 if level == "FAIL" else 1)
 
 
+@pytest.mark.parametrize("usedns,level", [("yes", "FAIL"), ("no", "OK")])
+def test_usedns_with_the_access_check(pam_dir, authelia, certs, sshd_config, usedns, level):
+    """The access check refuses a PAM_RHOST that is a host name."""
+    f = service(pam_dir, line(authelia, certs, "authz-url=https://web01.localhost/pam/%s"),
+                "sshd")
+    rc, lines = doctor("--pam-file", f, "--sshd-config",
+                       sshd_config(GOOD_SSHD + f"UseDNS {usedns}\n"))
+    if level == "FAIL":
+        assert has(lines, "FAIL", "sshd: UseDNS yes puts the client's host name in PAM_RHOST, "
+                   "which the access check (authz-url) refuses", "fix: UseDNS no"), lines
+        assert rc == 2
+    else:
+        assert has(lines, "OK", "sshd: UseDNS no"), lines
+
+
+def test_usedns_without_the_access_check_is_not_reported(pam_dir, authelia, certs, sshd_config):
+    f = service(pam_dir, line(authelia, certs), "sshd")
+    rc, lines = doctor("--pam-file", f, "--sshd-config", sshd_config(GOOD_SSHD + "UseDNS yes\n"))
+    assert rc == 0 and not any("UseDNS" in l for l in lines), lines
+
+
 def test_a_long_module_timeout_against_the_default_grace_time(pam_dir, authelia, certs,
                                                              sshd_config):
     f = service(pam_dir, line(authelia, certs, "timeout=300"), "sshd")
@@ -388,6 +428,58 @@ def test_authelia_unreachable(pam_dir, certs):
     assert rc == 2
     assert has(lines, "FAIL", "connection to 127.0.0.1:1 refused or unreachable",
                "fix: check url, DNS and firewalls")
+
+
+def test_the_network_probe_runs_sandboxed(pam_dir, certs):
+    """The doctor runs as root, but what talks to the server is a child that
+    applied the login's sandbox before it connected: seen in /proc while the
+    server (a listener that never answers) stalls the TLS handshake."""
+    name, (uid, gid) = expected_identity()
+    stall = socket.socket()
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(1)
+    port = stall.getsockname()[1]
+    f = service(pam_dir, f"auth required {SHIM} binary={HELPER} url=https://127.0.0.1:{port} "
+                f"ca-cert={certs / 'ca.pem'}\n")
+    doc = subprocess.Popen([str(HELPER), "--check", "--pam-file", str(f)], env={},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stall.settimeout(20)
+        conn, _ = stall.accept()  # the probe connected: its sandbox is on
+        with open(f"/proc/{doc.pid}/task/{doc.pid}/children") as c:
+            children = [int(p) for p in c.read().split()]
+        assert len(children) == 1, children
+        assert proc_status(doc.pid)["Uid"].split()[0] == "0"  # the doctor itself: root
+        # (not assert_confined: make check runs this suite with the ASan helper
+        # too, whose sandbox leaves LeakSanitizer its process limit)
+        s = proc_status(children[0])
+        assert s["Uid"].split() == [str(uid)] * 4 and s["Gid"].split() == [str(gid)] * 4, s
+        assert s["Groups"] == "" and int(s["CapEff"], 16) == 0 and int(s["CapPrm"], 16) == 0
+        assert s["NoNewPrivs"] == "1" and s["Seccomp"] == "2", s
+        conn.close()  # the handshake fails: a FAIL finding, and the doctor goes on
+        out, err = doc.communicate(timeout=30)
+    finally:
+        stall.close()
+        if doc.poll() is None:
+            doc.kill()
+            doc.wait()
+    assert doc.returncode == 2, (out, err)
+    assert f"FAIL https://127.0.0.1:{port}: " in out, out
+    assert out.splitlines()[-1].startswith("summary: "), out
+
+
+def test_a_probe_that_cannot_be_sandboxed_does_not_probe(pam_dir, authelia, certs, tmp_path):
+    """No unprivileged user: not probed as root, a FAIL instead."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text("".join(l for l in open("/etc/passwd")
+                              if l.split(":")[0] not in ("nobody", "_pam_authelia")))
+    f = service(pam_dir, line(authelia, certs))
+    r = subprocess.run(["unshare", "--mount", "sh", "-c",
+                        f"mount --bind {passwd} /etc/passwd && exec {HELPER} --check "
+                        f"--pam-file {f}"], capture_output=True, text=True, env={}, timeout=60)
+    assert r.returncode == 2, r.stdout
+    assert f"FAIL {authelia.url}: not probed: cannot drop root" in r.stdout, r.stdout
+    assert authelia.requests == [] and authelia.connections == 0
 
 
 def test_a_certificate_from_another_ca(pam_dir, authelia, certs):

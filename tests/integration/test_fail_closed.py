@@ -55,11 +55,36 @@ def test_overlong_user_name_is_refused_before_any_request(login, authelia, certs
     l.answer("pw")
     assert l.result()[0] == "PAM_SUCCESS"
     authelia.reset()
+    syslog.clear()
     l = login(args(authelia, certs, "auth-level=1FA"), user="a" * 257)
     assert l.result()[0] == "PAM_AUTH_ERR"  # no prompt either
     assert authelia.requests == []
-    assert any(t.endswith("is longer than 256 bytes; refused before any request")
-               for t in syslog.texts())
+    # the module refuses it before it starts the helper
+    assert any(t.endswith("(257 bytes) is longer than 256 bytes; refused before any request")
+               for t in syslog.shim_texts()), syslog.shim_texts()
+    assert syslog.texts() == []
+
+
+@pytest.mark.parametrize("item", ["user", "rhost"])
+def test_a_pam_item_larger_than_its_bound_is_refused_at_once(login, authelia, certs, syslog,
+                                                             item):
+    """An SSH client chooses the user name: 70000 bytes do not fit one frame
+    (64 KiB).  The helper used to wait out its 5 s set-up timer and end with
+    PAM_SERVICE_ERR and a misleading line; the module now refuses before it
+    starts a helper, with the code the helper's own rule gives (a user name
+    is the user's choice; PAM_RHOST the application's).  PAM_AUTHTOK: see
+    test_overlong_password_is_refused_before_any_request."""
+    if item == "user":
+        l = login(args(authelia, certs, "auth-level=1FA"), user="a" * 70000)
+        want = ("PAM_AUTH_ERR", "(70000 bytes) is longer than 256 bytes; refused before any "
+                                "request")
+    else:
+        l = login(args(authelia, certs, "auth-level=1FA"), rhost="a" * 2000)
+        want = ("PAM_SERVICE_ERR", "PAM_RHOST of 2000 bytes is longer than 1024 bytes")
+    assert l.result()[0] == want[0]
+    assert any(want[1] in t for t in syslog.shim_texts()), syslog.shim_texts()
+    assert syslog.texts() == []  # no helper ran
+    assert authelia.requests == []
 
 
 @pytest.mark.parametrize("level", ["1FA", "2FA"])
@@ -77,7 +102,7 @@ def test_overlong_password_is_refused_before_any_request(login, authelia, certs,
         l = login(args(authelia, certs, "auth-level=2FA"), authtok="p" * 1025)
     assert l.result()[0] == "PAM_AUTH_ERR"
     assert any(t.endswith('password for user "john" is longer than 1024 bytes; refused before '
-                          'any request') for t in syslog.texts())
+                          'any request') for t in syslog.texts() + syslog.shim_texts())
     assert len([p for p in authelia.paths() if p == "/api/firstfactor"]) == (level == "1FA")
 
 
@@ -109,6 +134,50 @@ def test_ca_cert_must_be_an_absolute_path(login, authelia, certs, syslog):
     assert l.result()[0] == "PAM_SERVICE_ERR"
     assert any(t.endswith('ca-cert must be an absolute path, got "ca.pem"')
                for t in syslog.texts()), syslog.texts()
+
+
+@pytest.mark.parametrize("how", ["directory others can write", "file others can write",
+                                 "file of another user", "symlink where others can write"])
+def test_a_ca_cert_others_can_change_is_refused(login, authelia, certs, syslog, how):
+    """ca-cert is the trust anchor: whoever can change the file, or a directory
+    on its path, can make the helper trust their CA, answer in Authelia's
+    place and forge PAM_SUCCESS.  It gets the helper binary's rule (OpenSSH's
+    safe_path): refused before any prompt and any request, with the fix."""
+    import shutil
+    from conftest import SAFE_DIR
+    from safe_dir import make_safe_dir
+    evil = certs / "ca.pem"  # the "attacker's" CA: the one the double's certificate has
+    safe = make_safe_dir(SAFE_DIR)  # removed with SAFE_DIR
+    open_dir = safe / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o1777)
+    if how == "directory others can write":
+        path = open_dir / "ca.pem"
+        shutil.copy(evil, path)
+        path.chmod(0o644)
+        want = (f"failed to read CA certificate {path}: directory {open_dir} must be owned by "
+                f"root and writable by its owner only; fix: move the file below directories "
+                f"only root can write (such as /etc/ssl/certs)")
+    elif how == "symlink where others can write":
+        target = safe / "real.pem"
+        shutil.copy(evil, target)
+        target.chmod(0o644)
+        path = open_dir / "link.pem"
+        path.symlink_to(target)
+        want = f"failed to read CA certificate {path}: directory {open_dir} must be owned"
+    else:
+        path = safe / "ca.pem"
+        shutil.copy(evil, path)
+        path.chmod(0o664 if how == "file others can write" else 0o644)
+        if how == "file of another user":
+            os.chown(path, 65534, 65534)
+        want = (f"failed to read CA certificate {path}: it must be owned by root and "
+                f"writable by its owner only")
+    l = login(f"binary={HELPER} url={authelia.url} ca-cert={path} auth-level=1FA")
+    assert l.result()[0] == "PAM_SERVICE_ERR"  # before any prompt: result() reads no CONV
+    assert authelia.paths() == [] and authelia.handshakes == 0
+    texts = syslog.texts()
+    assert any(t.startswith(want) and "; fix: " in t for t in texts), texts
 
 
 # --- the helper's process ---------------------------------------------------------------
@@ -155,6 +224,27 @@ def test_helper_process_state(login, tmp_path):
         assert limits[name][0] == "unlimited", name
     l.answer("x")
     l.result()
+
+
+def test_a_tiny_stack_limit_left_by_the_caller_is_raised(login, authelia, certs, syslog):
+    """Under su the invoking user's `ulimit -s 64` reaches the root helper: with
+    a 64 KiB stack it crashed (PAM_SERVICE_ERR) while parsing the server's
+    answers.  The helper raises the soft stack limit to 8 MiB (up to the hard
+    limit) as it does the others, and the login goes through."""
+    from test_flows import args
+
+    def tiny_stack():
+        resource.setrlimit(resource.RLIMIT_STACK, (64 * 1024, resource.RLIM_INFINITY))
+    authelia.add_user("john", "pw-john", totp=True, method="totp")
+    l = login(args(authelia, certs, "auth-level=1FA+2FA"), preexec=tiny_stack)
+    helper = l.wait_helper()
+    assert l.conv() == ("echo_off", "Password: ")
+    soft = _limits(helper)["Max stack size"][0]
+    assert soft == "unlimited" or int(soft) >= 8 << 20, soft
+    l.answer("pw-john")
+    assert l.conv() == ("echo_on", "TOTP Code: "), syslog.texts()
+    l.answer(authelia.totp("john"))
+    assert l.result()[0] == "PAM_SUCCESS", syslog.texts()
 
 
 @pytest.fixture

@@ -146,8 +146,8 @@ def test_install_log_in_through_sshd_and_purge(deb, overlay, authelia, certs, sy
 
     # sshd inside, with nothing but the installed files
     authelia.add_user("john", "pw-john", totp=True)
-    (o.path("/tmp/ca.pem")).write_bytes((certs / "ca.pem").read_bytes())
-    o.path("/tmp/ca.pem").chmod(0o644)
+    (o.path("/etc/ssl/pam-authelia-test-ca.pem")).write_bytes((certs / "ca.pem").read_bytes())
+    o.path("/etc/ssl/pam-authelia-test-ca.pem").chmod(0o644)
     o.run("useradd", "-M", "-d", "/tmp", "-s", "/bin/sh", "john")
     port = free_port()
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
@@ -167,7 +167,7 @@ LoginGraceTime 120
 ForceCommand echo LOGIN-OK user=$(id -un)
 """)
     pam = o.path("/etc/pam.d/sshd")
-    common = (f"auth required pam_authelia.so url={authelia.url} ca-cert=/tmp/ca.pem debug")
+    common = (f"auth required pam_authelia.so url={authelia.url} ca-cert=/etc/ssl/pam-authelia-test-ca.pem debug")
 
     def configure(args):
         pam.write_text(f"{common} {args}\naccount required pam_permit.so\n"
@@ -206,6 +206,7 @@ ForceCommand echo LOGIN-OK user=$(id -un)
     finally:
         sshd.terminate()
         sshd.wait(10)
+        o.path("/etc/ssl/pam-authelia-test-ca.pem").unlink()  # the test's, not the package's
 
     # purge: nothing of the package is left but the account
     started = time.monotonic()

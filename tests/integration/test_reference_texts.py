@@ -91,10 +91,11 @@ CASES = {
         lambda a: a.add_user("john", PASSWORD, duo_device=True, duo_outcome="deny-push"),
         "method-priority=mobile_push", password_then(""), "PAM_AUTH_ERR"),
     "duo request": (
-        "duo push request failed", ": ",
+        "duo push authentication failed", ": no answer while the user was approving (",
         lambda a: (a.add_user("john", PASSWORD, duo_device=True),
                    a.inject("/api/secondfactor/duo", reset=True)),
-        "method-priority=mobile_push", password_then(""), "PAM_AUTHINFO_UNAVAIL"),
+        # once the push went out, whatever ends it is Authelia's "no" (README, PAM codes)
+        "method-priority=mobile_push", password_then(""), "PAM_AUTH_ERR"),
     "configuration": (
         "configuration error", ': invalid auth level "3FA": must be 1FA, 2FA, or 1FA+2FA',
         lambda a: None, "auth-level=3FA", nothing, "PAM_SERVICE_ERR"),

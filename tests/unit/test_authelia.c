@@ -206,6 +206,10 @@ static void test_answers_are_classified(void **state)
 	    /* Authelia (or its proxy) says it is unavailable. */
 	    {500, "", RESULT_AUTHINFO_UNAVAIL, "TOTP: Authelia failed (response status=500)"},
 	    {503, "", RESULT_AUTHINFO_UNAVAIL, "TOTP: Authelia failed (response status=503)"},
+	    {599, "", RESULT_AUTHINFO_UNAVAIL, "TOTP: Authelia failed (response status=599)"},
+	    /* libevent passes any three digits: no 5xx, so no "unavailable" */
+	    {600, "", RESULT_AUTH_ERR, "TOTP refused (response status=600)"},
+	    {999, "", RESULT_AUTH_ERR, "TOTP refused (response status=999)"},
 	    /* Answered, but unusably: refused, never "unavailable". */
 	    {204, "", RESULT_AUTH_ERR, "TOTP refused (response status=204)"},
 	    {101, "", RESULT_AUTH_ERR, "TOTP refused (response status=101)"},
@@ -249,6 +253,10 @@ static void test_answers_are_classified(void **state)
 	/* The device flow's endpoints answer without the envelope. */
 	assert_int_equal(authelia_status_result(301), RESULT_SERVICE_ERR);
 	assert_int_equal(authelia_status_result(502), RESULT_AUTHINFO_UNAVAIL);
+	assert_int_equal(authelia_status_result(500), RESULT_AUTHINFO_UNAVAIL);
+	assert_int_equal(authelia_status_result(599), RESULT_AUTHINFO_UNAVAIL);
+	assert_int_equal(authelia_status_result(600), RESULT_AUTH_ERR);
+	assert_int_equal(authelia_status_result(999), RESULT_AUTH_ERR);
 	assert_int_equal(authelia_status_result(404), RESULT_AUTH_ERR);
 	assert_int_equal(authelia_status_result(204), RESULT_AUTH_ERR);
 }
@@ -353,6 +361,20 @@ static void test_verification_url(void **state)
 	assert_string_equal(err, "verification URL has characters a URL may not have");
 	assert_int_equal(
 	    oidc_check_verification_url("https://auth.example.com:8443/a b", &config, err), -1);
+	/* Each check alone: the scheme, a user name, the length. */
+	assert_int_equal(
+	    oidc_check_verification_url("http://auth.example.com:8443/c", &config, err), -1);
+	assert_string_equal(err, "verification URL is not https");
+	assert_int_equal(
+	    oidc_check_verification_url("https://john@auth.example.com:8443/c", &config, err), -1);
+	assert_string_equal(err, "verification URL has a user name");
+	{
+		char long_url[2200];
+
+		snprintf(long_url, sizeof(long_url), "https://auth.example.com:8443/%02100d", 0);
+		assert_int_equal(oidc_check_verification_url(long_url, &config, err), -1);
+		assert_string_equal(err, "verification URL is longer than 2 KiB");
+	}
 	/* The user code is shown on the terminal too: printable ASCII only. */
 	snprintf(grant_body, sizeof(grant_body), grant_fmt, "BCDF\\u001b[2J");
 	assert_int_equal(

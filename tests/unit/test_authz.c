@@ -190,6 +190,24 @@ static void test_user_names_for_a_header(void **state)
 	assert_false(authz_user_sendable("john\r\nX-Evil: 1"));
 	assert_false(authz_user_sendable("john\t"));
 	assert_false(authz_user_sendable("john\x7f"));
+	/* UTF-8, as the header promises: 2, 3 and 4 bytes, and what it is not */
+	assert_true(authz_user_sendable("\xe6\x97\xa5\xe6\x9c\xac"));
+	assert_true(authz_user_sendable("x\xf0\x9f\x98\x80"));
+	assert_true(authz_user_sendable("\xf4\x8f\xbf\xbf"));  /* U+10FFFF */
+	assert_false(authz_user_sendable("j\xf6rg"));	       /* Latin-1 */
+	assert_false(authz_user_sendable("john\xc3"));	       /* cut short */
+	assert_false(authz_user_sendable("j\xc3x"));	       /* no continuation */
+	assert_false(authz_user_sendable("\x80john"));	       /* a lone continuation */
+	assert_false(authz_user_sendable("\xc0\xaf"));	       /* overlong '/' */
+	assert_false(authz_user_sendable("\xc1\xbf"));	       /* overlong */
+	assert_false(authz_user_sendable("\xe0\x80\xaf"));     /* overlong, 3 bytes */
+	assert_false(authz_user_sendable("\xf0\x80\x80\xaf")); /* overlong, 4 bytes */
+	assert_false(authz_user_sendable("\xed\xa0\x80"));     /* surrogate U+D800 */
+	assert_false(authz_user_sendable("\xed\xbf\xbf"));     /* surrogate U+DFFF */
+	assert_false(authz_user_sendable("\xf4\x90\x80\x80")); /* above U+10FFFF */
+	assert_false(authz_user_sendable("\xf5\x80\x80\x80"));
+	assert_false(authz_user_sendable("\xff"));
+	assert_false(authz_user_sendable("\xc2\x85")); /* U+0085 NEL: a C1 control */
 }
 
 /* --- answers ---------------------------------------------------------------- */
@@ -221,7 +239,7 @@ static int answers_teardown(void **state)
 struct answer {
 	int status;
 	const char *headers[4][2];
-	bool rotated;
+	bool rotated, deleted;
 	const char *error;
 	enum http_failure failure;
 };
@@ -234,6 +252,7 @@ static enum authz_verdict read_answer(const struct answer *a, enum auth_result *
 				  .status = a->status,
 				  .body = "",
 				  .cookie_rotated = a->rotated,
+				  .cookie_deleted = a->deleted,
 				  .error = a->error,
 				  .failure = a->failure,
 				  .headers = a->error ? NULL : &headers};
@@ -323,6 +342,12 @@ static void test_answers(void **state)
 		       "authelia access check on https://web01.ssh.example.com/pam/sshd: Authelia "
 		       "failed (response status=500)");
 	expect_refused((struct answer){.status = 503}, RESULT_AUTHINFO_UNAVAIL, "status=503");
+	expect_refused((struct answer){.status = 599}, RESULT_AUTHINFO_UNAVAIL, "status=599");
+	/* libevent passes any three digits; only 5xx is Authelia failing */
+	expect_refused((struct answer){.status = 600}, RESULT_AUTH_ERR,
+		       "unexpected answer (response status=600); refused");
+	expect_refused((struct answer){.status = 999}, RESULT_AUTH_ERR,
+		       "unexpected answer (response status=999); refused");
 	expect_refused((struct answer){.status = 429}, RESULT_AUTH_ERR, "status=429");
 	expect_refused((struct answer){.status = 204}, RESULT_AUTH_ERR,
 		       "unexpected answer (response status=204); refused");
@@ -341,6 +366,14 @@ static void test_answers(void **state)
 	expect_refused(
 	    (struct answer){.status = 200, .rotated = true, .headers = {{"Remote-User", "john"}}},
 	    RESULT_AUTH_ERR, "Authelia replaced the session");
+	/* nor is no session: the answer was for anyone (an idle session ended) */
+	expect_refused((struct answer){.status = 401, .deleted = true}, RESULT_AUTH_ERR,
+		       "authelia access check on https://web01.ssh.example.com/pam/sshd: Authelia "
+		       "replaced the session of \"john\" (response status=401) and deleted its "
+		       "cookie: it expired (inactivity)");
+	expect_refused(
+	    (struct answer){.status = 200, .deleted = true, .headers = {{"Remote-User", "john"}}},
+	    RESULT_AUTH_ERR, "and deleted its cookie");
 	(void)url;
 }
 

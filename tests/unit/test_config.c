@@ -4,7 +4,9 @@
  */
 #include "unit.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,6 +37,66 @@ static void expect_error(int rc, const char *message)
 {
 	assert_int_equal(rc, -1);
 	assert_string_equal(err, message);
+}
+
+/* The strdup config.c calls (libhelper.a is linked into this program, so its
+ * calls resolve here): the n-th call from now fails, as when memory runs out. */
+static int strdup_fails_at;
+
+char *strdup(const char *text)
+{
+	size_t n = strlen(text) + 1;
+	char *copy;
+
+	if (strdup_fails_at > 0 && --strdup_fails_at == 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	copy = malloc(n);
+	if (copy != NULL)
+		memcpy(copy, text, n);
+	return copy;
+}
+
+/* A copy that fails fails the option: a ca-cert silently dropped would have
+ * the helper trust the system store instead of the private CA, and a url
+ * without its host would crash the HTTPS client. */
+static void test_out_of_memory_fails_closed(void **state)
+{
+	(void)state;
+	config_free(&config);
+	config_init(&config);
+	assert_int_equal(config_apply(&config, "url=https://auth.example.com", err), 0);
+	strdup_fails_at = 1;
+	assert_int_equal(config_apply(&config, "ca-cert=/etc/ssl/ca.pem", err), -1);
+	assert_string_equal(err, "out of memory");
+	assert_null(config.ca_cert);
+	/* Each strdup in turn (libevent's URI parser makes some too): a failure
+	 * is a refusal, never a url without its host or path. */
+	for (int at = 1, ours = 0;; at++) {
+		int rc;
+
+		config_free(&config);
+		config_init(&config);
+		strdup_fails_at = at;
+		rc = config_apply(&config, "url=https://auth.example.com/x", err);
+		if (strdup_fails_at > 0) { /* no failure any more: all went through */
+			assert_int_equal(rc, 0);
+			assert_true(config.url && config.url_host && config.url_path);
+			assert_int_equal(ours, 3); /* url, its host, its path */
+			break;
+		}
+		assert_int_equal(rc, -1);
+		ours += strcmp(err, "out of memory") == 0;
+	}
+	strdup_fails_at = 0;
+	config_free(&config);
+	config_init(&config);
+	assert_int_equal(config_apply(&config, "url=https://a", err), 0);
+	strdup_fails_at = 1; /* the default cookie name */
+	assert_int_equal(config_finish(&config, err), -1);
+	assert_string_equal(err, "out of memory");
+	strdup_fails_at = 0;
 }
 
 static int teardown(void **state)
@@ -406,6 +468,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_cookie_name, teardown),
 	    cmocka_unit_test_teardown(test_syntax_errors_are_shared_with_the_shim, teardown),
 	    cmocka_unit_test(test_ca_certificate),
+	    cmocka_unit_test_teardown(test_out_of_memory_fails_closed, teardown),
 	    cmocka_unit_test_teardown(test_secret_file, teardown),
 	};
 	config_init(&config);

@@ -7,11 +7,14 @@
  * made before the start, an early connect that fails with nothing queued (no
  * crash; the next request connects again), and the one retry: only on a
  * connection opened before the request, only before any byte of an answer,
- * only once.
+ * only once, never for a request without a deadline of its own (Duo).  And
+ * the session cookie: wiped whenever a copy of it is freed.
  */
 #include "unit.h"
+#include "wipe_check.h"
 
 #include "../../engine/http_client.h"
+#include "../../engine/secure_alloc.h"
 #include "../../engine/tls.h"
 
 #include <arpa/inet.h>
@@ -33,7 +36,8 @@
 struct seen {
 	int count;
 	int status;
-	bool rotated;
+	bool rotated, deleted;
+	bool sent;
 	char error[HTTP_ERROR_SIZE];
 	enum http_failure failure;
 	char body[256];
@@ -48,6 +52,8 @@ static void on_response(const struct http_response *response, void *arg)
 	seen->count++;
 	seen->status = response->status;
 	seen->rotated = response->cookie_rotated;
+	seen->deleted = response->cookie_deleted;
+	seen->sent = response->sent;
 	seen->failure = response->failure;
 	snprintf(seen->error, sizeof(seen->error), "%s", response->error ? response->error : "");
 	snprintf(seen->body, sizeof(seen->body), "%.*s", (int)response->body_len,
@@ -86,11 +92,29 @@ static struct http_client *client_for(struct event_base *base, int port, struct 
 	return http_client_new(base, config, NULL, on_response, seen, err);
 }
 
+/* The TLS context; ca's PEM is read here, not by tls_trust_read, which trusts
+ * only a file below directories root alone can write (not /tmp). */
 static SSL_CTX *start(struct http_client *client, const char *ca, unsigned connections)
 {
-	char err[HTTP_ERROR_SIZE];
-	SSL_CTX *tls = tls_context_new(ca, err);
+	char err[TLS_ERROR_SIZE];
+	struct tls_trust trust = {0};
+	SSL_CTX *tls;
 
+	if (ca == NULL) {
+		tls = tls_context_new(NULL, err);
+	} else {
+		FILE *f = fopen(ca, "r");
+		char pem[16384];
+
+		assert_non_null(f);
+		trust.pem_len = fread(pem, 1, sizeof(pem) - 1, f);
+		fclose(f);
+		pem[trust.pem_len] = '\0';
+		trust.pem = strdup(pem);
+		trust.ca_cert = strdup(ca);
+		tls = tls_context_from(&trust, err);
+		tls_trust_free(&trust);
+	}
 	assert_non_null(tls);
 	assert_int_equal(http_client_start(client, tls, connections, err), 0);
 	http_client_connect(client);
@@ -184,6 +208,9 @@ static void make_certificate(void)
 	EVP_PKEY_free(server_key);
 }
 
+/* The Cookie header of the last request read ("" without one). */
+static char last_cookie[256];
+
 /* Reads one request (headers and Content-Length body); 0 at EOF. */
 static int read_request(SSL *ssl)
 {
@@ -201,6 +228,10 @@ static int read_request(SSL *ssl)
 		if ((end = strstr(buf, "\r\n\r\n")) != NULL)
 			break;
 	}
+	last_cookie[0] = '\0';
+	if ((cl = strcasestr(buf, "\r\ncookie: ")) != NULL)
+		snprintf(last_cookie, sizeof(last_cookie), "%.*s", (int)strcspn(cl + 10, "\r"),
+			 cl + 10);
 	cl = strcasestr(buf, "content-length:");
 	if (cl != NULL)
 		body = strtol(cl + 15, NULL, 10);
@@ -220,7 +251,24 @@ static int read_request(SSL *ssl)
  *   d  read one request, close without answering
  *   p  read one request, send part of an answer, close
  *   x  close at once, before TLS
+ *   k  answer request i with the i-th Set-Cookie of cookie_script (none past
+ *      its end), the body the Cookie header that request carried
  */
+#define COOKIE_MARK "cookie-9d41e7-"
+
+static const char *const cookie_script[] = {
+    "authelia_session=k1; path=/",						/* new */
+    "authelia_session=k1; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/",	/* deleted */
+    "authelia_session=k3; path=/",						/* new */
+    "authelia_session=k3; Max-Age=0",						/* deleted */
+    "authelia_session=k5; path=/",						/* new */
+    "authelia_session=; path=/",						/* deleted */
+    "authelia_session=k7; Max-Age=3600; expires=Thu, 01 Jan 1970 00:00:00 GMT", /* new */
+    "authelia_session=k7; expires=Fri, 01 Jan 2100 00:00:00 GMT; path=/",	/* kept */
+    "authelia_session=k7; Max-Age=soon; expires=Mon, 01 Jan 2001 00:00:00 GMT", /* deleted */
+    "authelia_session=k10; expires=yesterday",					/* new */
+    "authelia_session=k10; Max-Age=-1",						/* deleted */
+};
 static void serve_connection(SSL_CTX *ctx, int fd, char how, int number)
 {
 	SSL *ssl;
@@ -235,9 +283,23 @@ static void serve_connection(SSL_CTX *ctx, int fd, char how, int number)
 	SSL_set_fd(ssl, fd);
 	if (SSL_accept(ssl) != 1)
 		return;
-	while (read_request(ssl)) {
+	for (int request = 0; read_request(ssl); request++) {
 		if (how == 'd')
 			break;
+		if (how == 'k') {
+			const int n = (int)(sizeof(cookie_script) / sizeof(cookie_script[0]));
+			char line[160] = "";
+
+			if (request < n)
+				snprintf(line, sizeof(line), "Set-Cookie: %s\r\n",
+					 cookie_script[request]);
+			len = snprintf(answer, sizeof(answer),
+				       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%s"
+				       "Content-Length: %zu\r\n\r\n%s",
+				       line, strlen(last_cookie), last_cookie);
+			SSL_write(ssl, answer, len);
+			continue;
+		}
 		if (how == 'p') {
 			SSL_write(ssl, "HTTP/1.1 200 OK\r\nContent-Le", 27);
 			break;
@@ -246,7 +308,7 @@ static void serve_connection(SSL_CTX *ctx, int fd, char how, int number)
 			usleep(300000);
 		len = snprintf(answer, sizeof(answer),
 			       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-			       "Set-Cookie: authelia_session=c%d%ld; path=/\r\n"
+			       "Set-Cookie: authelia_session=" COOKIE_MARK "%d%ld; path=/\r\n"
 			       "Content-Length: 10\r\n\r\n{\"conn\":%d}",
 			       number, (long)random() % 100000, number);
 		SSL_write(ssl, answer, len);
@@ -462,6 +524,7 @@ static void test_refused_connection(void **state)
 	snprintf(want, sizeof(want), "connection to 127.0.0.1:%d refused or unreachable", port);
 	assert_string_equal(seen.error, want);
 	assert_int_equal(seen.failure, HTTP_UNREACHABLE);
+	assert_false(seen.sent); /* never went out: the Duo state keeps this unavailable */
 	http_client_free(client);
 	SSL_CTX_free(tls);
 	config_free(&config);
@@ -486,6 +549,47 @@ static void test_connections_open_early_with_nodelay(void **state)
 	assert_int_equal(rig.seen.status, 200);
 	assert_true(rig.seen.rotated);
 	assert_int_equal(sockets_to(rig.port, &nodelay), 2); /* no new connection */
+	rig_close(&rig);
+}
+
+/* A Set-Cookie that deletes the session cookie (empty value, Max-Age <= 0,
+ * an Expires date past) is reported as such and the cookie is forgotten;
+ * one with a new value is a rotation; the same value again neither. */
+static void test_a_deleted_session_cookie_is_reported_and_forgotten(void **state)
+{
+	static const struct {
+		bool rotated, deleted;
+		const char *sent; /* the Cookie header of this request */
+	} want[] = {
+	    {true, false, ""},
+	    {false, true, "authelia_session=k1"},
+	    {true, false, ""},
+	    {false, true, "authelia_session=k3"},
+	    {true, false, ""},
+	    {false, true, "authelia_session=k5"},
+	    {true, false, ""}, /* Max-Age wins over Expires */
+	    {false, false, "authelia_session=k7"},
+	    {false, true, "authelia_session=k7"}, /* a Max-Age that does not parse is ignored */
+	    {true, false, ""},			  /* an Expires that does not parse likewise */
+	    {false, true, "authelia_session=k10"},
+	    {false, false, ""},
+	};
+	struct rig rig;
+
+	(void)state;
+	rig_open(&rig, "k");
+	rig.tls = start(rig.client, ca_path, 1);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		print_message("  request %zu\n", i + 1);
+		rig.seen.count = 0;
+		assert_int_equal(http_client_request(rig.client, HTTP_STATE, "/s", NULL, 0, 5000),
+				 0);
+		run_until_answered(rig.base, &rig.seen, 1);
+		assert_int_equal(rig.seen.status, 200);
+		assert_string_equal(rig.seen.body, want[i].sent);
+		assert_int_equal(rig.seen.rotated, want[i].rotated);
+		assert_int_equal(rig.seen.deleted, want[i].deleted);
+	}
 	rig_close(&rig);
 }
 
@@ -563,6 +667,29 @@ static void test_retried_once_when_a_kept_connection_was_closed(void **state)
 	rig_close(&rig);
 }
 
+/* The cookie the server set, then rotated: its old value, the Cookie header
+ * of the second request and the value at the end are wiped when freed. */
+static void test_the_session_cookie_is_wiped(void **state)
+{
+	struct rig rig;
+
+	(void)state;
+	if (!WIPE_CHECK_AVAILABLE)
+		skip();
+	wipe_check_arm(COOKIE_MARK);
+	rig_open(&rig, "a");
+	rig.tls = start(rig.client, ca_path, 1);
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(http_client_request(rig.client, HTTP_STATE, "/s", NULL, 0, 5000),
+				 0);
+		run_until_answered(rig.base, &rig.seen, i);
+		assert_int_equal(rig.seen.status, 200);
+		assert_true(rig.seen.rotated);
+	}
+	rig_close(&rig);
+	assert_int_equal(wipe_check_disarm(), 0);
+}
+
 static void test_second_failure_is_real(void **state)
 {
 	struct rig rig;
@@ -594,6 +721,25 @@ static void test_no_retry_on_a_fresh_connection(void **state)
 	rig_close(&rig);
 }
 
+/* The Duo push (no deadline of its own: it lasts as long as the user lets it)
+ * is never sent twice: a second copy is a second push to the phone.  Its
+ * failure says it went out (the Duo state makes that PAM_AUTH_ERR). */
+static void test_no_retry_without_a_deadline_of_its_own(void **state)
+{
+	struct rig rig;
+
+	(void)state;
+	rig_open(&rig, "da");
+	rig.tls = start(rig.client, ca_path, 1);
+	wait_connected(&rig, 1);
+	assert_int_equal(http_client_request(rig.client, HTTP_DUO, "/d", "{}", 2, 0), 0);
+	run_until_answered(rig.base, &rig.seen, 1);
+	assert_int_equal(rig.seen.status, 0);
+	assert_non_null(strstr(rig.seen.error, "closed before a response"));
+	assert_true(rig.seen.sent);
+	rig_close(&rig);
+}
+
 static void test_no_retry_after_part_of_an_answer(void **state)
 {
 	struct rig rig;
@@ -617,18 +763,25 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_refused_connection),
 	    cmocka_unit_test(test_connections_open_early_with_nodelay),
 	    cmocka_unit_test(test_requests_made_before_the_start_wait_for_it),
+	    cmocka_unit_test(test_a_deleted_session_cookie_is_reported_and_forgotten),
 	    cmocka_unit_test(test_two_requests_go_out_on_two_connections),
 	    cmocka_unit_test(test_early_connect_failures_do_not_crash),
 	    cmocka_unit_test(test_retried_once_when_a_kept_connection_was_closed),
+	    cmocka_unit_test(test_the_session_cookie_is_wiped),
 	    cmocka_unit_test(test_second_failure_is_real),
 	    cmocka_unit_test(test_no_retry_on_a_fresh_connection),
 	    cmocka_unit_test(test_no_retry_after_part_of_an_answer),
+	    cmocka_unit_test(test_no_retry_without_a_deadline_of_its_own),
 	};
 	int rc;
 
 	if (argc == 6 && strcmp(argv[1], "--tls-server") == 0)
 		return tls_server_main(atoi(argv[2]), argv[3], argv[4], argv[5]);
 	self = argv[0];
+	/* As the helper does first thing: libevent's and OpenSSL's buffers are
+	 * wiped when freed (test_the_session_cookie_is_wiped relies on it). */
+	if (secure_alloc_install() != 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	unit_log_capture();
 	make_certificate();

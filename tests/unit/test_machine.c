@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <syslog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -780,13 +781,20 @@ static void test_nothing_is_read_after_the_result(void **state)
  * file that looks like PEM but is not is found out after the prompt. */
 static void test_first_prompt_before_tls_set_up(void **state)
 {
-	char path[] = "/tmp/test_machine_ca_XXXXXX", options[128];
-	int fd = mkstemp(path);
+	/* Below /run: ca-cert is trusted only below directories root alone can
+	 * write (protocol/binary_path.h), so this needs root. */
+	char dir[] = "/run/test_machine_ca_XXXXXX", path[64], options[128];
 	struct rig *rig;
 	const char *bad = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
 			  "-----END CERTIFICATE-----\n";
+	int fd;
 
 	(void)state;
+	if (geteuid() != 0 || mkdtemp(dir) == NULL)
+		skip();
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
 	close(fd);
@@ -796,9 +804,10 @@ static void test_first_prompt_before_tls_set_up(void **state)
 	assert_int_equal(rig->count, 2);
 	assert_int_equal(rig->types[0], FRAME_PROMPT_ECHO_OFF);
 	assert_result(rig, "service_err");
-	assert_logged("failed to read CA certificate /tmp/test_machine_ca_");
+	assert_logged("failed to read CA certificate /run/test_machine_ca_");
 	rig_close(rig);
 	unlink(path);
+	rmdir(dir);
 }
 
 /* Without a prompt to wait for (2FA), connecting starts at once. */
@@ -894,14 +903,16 @@ static void test_either_answer_failing_ends_the_login(void **state)
 #define AUTHZ_OPTIONS "url=https://127.0.0.1:1 authz-url=https://web.ssh.example.com/pam/%s debug"
 #define AUTHZ_URL     "https://web.ssh.example.com/pam/sshd"
 
-/* An authz answer: status, Remote-User (or NULL), a rotated cookie. */
-static void feed_authz(struct rig *rig, int status, const char *remote_user, bool rotated)
+/* An authz answer: status, Remote-User (or NULL), a rotated or deleted cookie. */
+static void feed_authz_cookie(struct rig *rig, int status, const char *remote_user, bool rotated,
+			      bool deleted)
 {
 	struct evkeyvalq headers;
 	struct http_response response = {.purpose = HTTP_AUTHZ,
 					 .status = status,
 					 .body = "",
 					 .cookie_rotated = rotated,
+					 .cookie_deleted = deleted,
 					 .headers = &headers};
 
 	TAILQ_INIT(&headers);
@@ -909,6 +920,11 @@ static void feed_authz(struct rig *rig, int status, const char *remote_user, boo
 		evhttp_add_header(&headers, "Remote-User", remote_user);
 	machine_http(&rig->session, &response);
 	evhttp_clear_headers(&headers);
+}
+
+static void feed_authz(struct rig *rig, int status, const char *remote_user, bool rotated)
+{
+	feed_authz_cookie(rig, status, remote_user, rotated, false);
 }
 
 /* A login with options at the state given, entered by hand (no request in
@@ -1131,29 +1147,77 @@ static void test_access_recheck(void **state)
 }
 
 /* The device flow raises no cookie session: after it, 401 is what a two_factor
- * rule answers the level-1 session, accepted only beside a confirmed state. */
+ * rule answers the level-1 session, accepted only when GET /api/state, sent
+ * once the 401 is in (not before: the authz call may end an idle session),
+ * shows that session at level 1. */
 static void test_access_recheck_after_the_device_flow(void **state)
 {
 	struct rig *rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
 
 	(void)state;
 	rig->session.device_second_factor = true;
+	state_access_recheck_entry.enter(&rig->session); /* as machine_run would */
+	assert_logged("GET https://127.0.0.1:1/api/authz/auth-request");
+	assert_false(unit_logged("GET https://127.0.0.1:1/api/state")); /* not yet */
 	feed_authz(rig, 401, NULL, false);
 	assert_int_equal(rig->session.state, STATE_ACCESS_RECHECK);
+	assert_logged("GET https://127.0.0.1:1/api/state"); /* now */
 	feed(rig, HTTP_STATE, 200, STATE_JOHN);
 	rig_run(rig, 50);
 	assert_result(rig, "success");
 	assert_logged("the device approval showed two");
 	rig_close(rig);
 
+	/* the session idled past inactivity: the 401 is anyone's, and the state
+	 * read after it shows no session */
 	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
 	rig->session.device_second_factor = true;
+	feed_authz(rig, 401, NULL, false);
 	feed(rig, HTTP_STATE, 200,
 	     "{\"status\":\"OK\",\"data\":{\"username\":\"\",\"authentication_level\":0}}");
-	feed_authz(rig, 401, NULL, false);
 	rig_run(rig, 50);
 	assert_result(rig, "auth_err");
+	assert_logged("authelia access control answered 401 for \"john\" on " AUTHZ_URL
+		      " after the device approval, and Authelia no longer holds the password's "
+		      "session at level 1 (/api/state: user \"\", authentication_level=0)");
 	rig_close(rig);
+
+	/* level 1 exactly: a 401 at level 2 is no two_factor rule */
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	rig->session.device_second_factor = true;
+	feed_authz(rig, 401, NULL, false);
+	feed(rig, HTTP_STATE, 200,
+	     "{\"status\":\"OK\",\"data\":{\"username\":\"john\",\"authentication_level\":2}}");
+	rig_run(rig, 50);
+	assert_result(rig, "auth_err");
+	assert_logged("(/api/state: user \"john\", authentication_level=2)");
+	rig_close(rig);
+
+	/* a state that arrives before the 401 is none the login asked for */
+	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+	rig->session.device_second_factor = true;
+	feed(rig, HTTP_STATE, 200, STATE_JOHN);
+	feed_authz(rig, 401, NULL, false);
+	rig_run(rig, 50);
+	assert_result(rig, "service_err");
+	assert_logged("unexpected HTTP response in state access_recheck");
+	rig_close(rig);
+
+	/* a 401 that deletes the session cookie, or replaces it: refused at once */
+	for (int rotated = 0; rotated < 2; rotated++) {
+		rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
+		rig->session.device_second_factor = true;
+		unit_log_capture();
+		feed_authz_cookie(rig, 401, NULL, rotated, !rotated);
+		rig_run(rig, 50);
+		assert_result(rig, "auth_err");
+		assert_logged(rotated ? "Authelia replaced the session of \"john\" (response "
+					"status=401) with a new session cookie"
+				      : "Authelia replaced the session of \"john\" (response "
+					"status=401) and deleted its cookie");
+		assert_false(unit_logged("GET https://127.0.0.1:1/api/state"));
+		rig_close(rig);
+	}
 
 	rig = rig_in_state(AUTHZ_OPTIONS " auth-level=policy", STATE_ACCESS_RECHECK);
 	rig->session.device_second_factor = true;
@@ -1162,6 +1226,86 @@ static void test_access_recheck_after_the_device_flow(void **state)
 	assert_result(rig, "auth_err");
 	assert_logged("authelia access control denies \"john\"");
 	rig_close(rig);
+}
+
+/* The question that cannot go out names the user and the URL.  A listener
+ * that never answers keeps a connection idle (not broken); a URL no header
+ * may hold (it cannot come from authz-url, which is checked) makes libevent
+ * refuse the request there and then. */
+static void test_access_request_that_cannot_be_sent(void **state)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(addr);
+	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	char options[160];
+	struct rig *rig;
+
+	(void)state;
+	assert_true(listener >= 0);
+	assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(listener, 4), 0);
+	assert_int_equal(getsockname(listener, (struct sockaddr *)&addr, &len), 0);
+	snprintf(options, sizeof(options),
+		 "url=https://127.0.0.1:%d authz-url=https://web.ssh.example.com/pam/%%s "
+		 "auth-level=policy",
+		 ntohs(addr.sin_port));
+	rig = rig_in_state(options, STATE_FIRST_FACTOR);
+	free(rig->session.authz.url);
+	rig->session.authz.url = strdup("https://web.ssh.example.com/pam/\nX-Evil: 1");
+	feed(rig, HTTP_FIRST_FACTOR, 200, "{\"status\":\"OK\"}");
+	rig_run(rig, 50);
+	assert_result(rig, "service_err");
+	assert_logged("cannot send the access check request for \"john\" on "
+		      "https://web.ssh.example.com/pam/");
+	rig_close(rig);
+	close(listener);
+}
+
+/* With authz-url, a PAM_RHOST that is no IP address (sshd's UseDNS yes) ends
+ * the login before the first prompt: Authelia's networks rules would match
+ * this host's address instead of the client's. */
+static void test_access_check_needs_the_client_address(void **state)
+{
+	static const struct {
+		const char *options, *rhost;
+		bool refused;
+	} cases[] = {
+	    {AUTHZ_OPTIONS, "client.example.net", true},
+	    {AUTHZ_OPTIONS, "192.0.2.7:5555", true},
+	    {AUTHZ_OPTIONS, "192.0.2.7", false},
+	    {AUTHZ_OPTIONS, "fe80::1%eth0", false},
+	    {AUTHZ_OPTIONS, NULL, false}, /* sudo, su: no client, nothing to forward */
+	    {"url=https://127.0.0.1:1", "client.example.net", false}, /* no access check */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig *rig = rig_open();
+		char want[256];
+
+		print_message("  case: %s %s\n", cases[i].options,
+			      cases[i].rhost ? cases[i].rhost : "(no rhost)");
+		machine_start(&rig->session);
+		rig_setup(rig, cases[i].options);
+		if (cases[i].rhost != NULL)
+			rig_send(rig, FRAME_RHOST, cases[i].rhost);
+		rig_send(rig, FRAME_START, "");
+		rig_run(rig, 50);
+		if (cases[i].refused) {
+			assert_int_equal(rig->count, 1); /* the result, no prompt */
+			assert_result(rig, "service_err");
+			snprintf(want, sizeof(want),
+				 "PAM_RHOST \"%s\" is a host name, not an address, so the access "
+				 "check cannot tell Authelia the client's address (its networks "
+				 "rules would match this host's); fix: UseDNS no in sshd_config",
+				 cases[i].rhost);
+			assert_logged(want);
+		} else {
+			assert_string_equal(rig->payloads[0], "Password: ");
+		}
+		rig_close(rig);
+	}
 }
 
 /* A user name that could be trimmed or split in a header is never sent. */
@@ -1196,6 +1340,8 @@ int main(void)
 	    cmocka_unit_test(test_access_recheck),
 	    cmocka_unit_test(test_access_recheck_after_the_device_flow),
 	    cmocka_unit_test(test_access_user_name_in_a_header),
+	    cmocka_unit_test(test_access_check_needs_the_client_address),
+	    cmocka_unit_test(test_access_request_that_cannot_be_sent),
 	    cmocka_unit_test(test_first_prompt_before_tls_set_up),
 	    cmocka_unit_test(test_without_a_prompt_connecting_starts_at_once),
 	    cmocka_unit_test(test_user_info_waits_for_both_answers),
