@@ -176,7 +176,13 @@ enum poll_outcome oidc_read_token_response(int status, const char *body, size_t 
 		} else {
 			tokens->access_token = secret_dup(access, strlen(access));
 			tokens->id_token = secret_dup(id, strlen(id));
-			outcome = POLL_TOKENS;
+			if (tokens->access_token != NULL && tokens->id_token != NULL) {
+				outcome = POLL_TOKENS;
+			} else {
+				secret_free(&tokens->access_token);
+				secret_free(&tokens->id_token);
+				snprintf(err, OIDC_ERROR_SIZE, "out of memory");
+			}
 		}
 	} else if (status == 429 || (error && strcmp(error, "temporarily_unavailable") == 0)) {
 		outcome = POLL_BACK_OFF;
