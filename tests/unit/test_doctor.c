@@ -56,18 +56,18 @@ static void test_a_good_trailer(void **state)
 static void test_bad_trailers_fail(void **state)
 {
 	static const char *const bad[] = {
-	    "OK   a\nprobe-counts 1001 0 0\n",	 /* above the bound */
-	    "OK   a\nprobe-counts -1 0 0\n",	 /* below */
-	    "probe-counts 2147483648 0 0\n",	 /* past int */
-	    "probe-counts 99999999999999999999 0 0\n", /* past long */
-	    "OK   a\nprobe-counts 1 0\n",		 /* too few */
-	    "OK   a\nprobe-counts 1 0 0 0\n",	 /* too many */
-	    "OK   a\nprobe-counts 1 0 x\n",		 /* not a number */
-	    "OK   a\nprobe-counts 0 0 0\n",		 /* fewer than relayed */
-	    "OK   a\nprobe-counts 1 0 1\n",		 /* more than relayed */
-	    "OK   a\n",				 /* none (the child died) */
-	    "OK   a\nprobe-counts 1 0 0",		 /* cut short */
-	    "probe-counts 0 0 0\nFAIL x; fix: y\n",	 /* a line after it */
+	    "OK   a\nprobe-counts 1001 0 0\n",		/* above the bound */
+	    "OK   a\nprobe-counts -1 0 0\n",		/* below */
+	    "probe-counts 2147483648 0 0\n",		/* past int */
+	    "probe-counts 99999999999999999999 0 0\n",	/* past long */
+	    "OK   a\nprobe-counts 1 0\n",		/* too few */
+	    "OK   a\nprobe-counts 1 0 0 0\n",		/* too many */
+	    "OK   a\nprobe-counts 1 0 x\n",		/* not a number */
+	    "OK   a\nprobe-counts 0 0 0\n",		/* fewer than relayed */
+	    "OK   a\nprobe-counts 1 0 1\n",		/* more than relayed */
+	    "OK   a\n",					/* none (the child died) */
+	    "OK   a\nprobe-counts 1 0 0",		/* cut short */
+	    "probe-counts 0 0 0\nFAIL x; fix: y\n",	/* a line after it */
 	    "probe-counts 0 0 0\nprobe-counts 0 0 1\n", /* two */
 	};
 
