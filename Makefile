@@ -5,6 +5,8 @@
 #                   (without DESTDIR) it also creates the helper's system account _pam_authelia
 #   make deb        the Debian package libpam-authelia, built in build/deb/ (dpkg-buildpackage)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make mutants    the mutation catalogue (tests/mutation/): each security control
+#                   weakened in a scratch copy, its test must fail (MUTANTS=id1,id2: some)
 #   make bench      one table: each flow's wait, round trips, requests, CPU and RSS, and
 #                   what the sandbox costs a login (root)
 #   make demo       a private sshd and Authelia test double, every flow shown (root)
@@ -78,7 +80,7 @@ SHIM_OBJ   := $(patsubst %.c,$(BUILD)/obj/shim/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 HELPER_OBJ := $(patsubst %.c,$(BUILD)/obj/helper/%.o,$(HELPER_LIB_SRC))
 
 .PHONY: all deps test-deps check bench demo demo-stop demo-totp unit-tests integration-tests sanitizer-tests sanitizer-helper static-helper fuzz fuzz-smoke \
-	check-exports install uninstall clean format man deb
+	check-exports install uninstall clean format man deb mutants
 .DEFAULT_GOAL := all
 
 MANPAGES := $(BUILD)/man/pam_authelia.8 $(BUILD)/man/pam_authelia.1
@@ -172,6 +174,13 @@ static-helper: deps
 		$(BUILD)/static/pam_authelia
 
 # The stand-in helper's executable front (the shim cannot execute a script).
+# The helper's free() and secure_free, freeing one block twice (test_memory_scan.py).
+$(BUILD)/tests/double_free: tests/double_free.c $(BUILD)/obj/helper/engine/wiping_free.o \
+		$(BUILD)/obj/libhelper.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(HELPER_CFLAGS) -o $@ $< \
+		$(BUILD)/obj/helper/engine/wiping_free.o $(BUILD)/obj/libhelper.a $(HELPER_LIBS)
+
 $(BUILD)/tests/stand_in_wrapper: tests/stand_in_wrapper.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
@@ -191,10 +200,16 @@ $(BUILD)/tests/pam_authelia_selftest: engine/sandbox.c engine/sandbox.h engine/s
 		$(BUILD)/obj/libhelper.a $(LINK_HARDENING) $(LDFLAGS) $(HELPER_LIBS)
 
 TEST_PROGRAMS := $(BUILD)/tests/pam_test_app $(BUILD)/tests/pam_set_authtok.so \
-	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest
+	$(BUILD)/tests/stand_in_wrapper $(BUILD)/tests/pam_authelia_selftest \
+	$(BUILD)/tests/double_free
 
 integration-tests: test-deps all $(TEST_PROGRAMS)
 	@tests/run_integration.sh
+
+# The mutation catalogue: builds a scratch copy of the tree once, then per mutant
+# rebuilds incrementally and runs one test (root, as the integration tests).
+mutants: test-deps
+	@/usr/bin/python3 tests/mutation/run_mutants.py $(if $(MUTANTS),--only $(MUTANTS))
 
 check-exports: test-deps all
 	@tests/check_exports.sh $(BUILD)/pam_authelia.so

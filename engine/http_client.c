@@ -467,8 +467,8 @@ static int http_conn_send(struct http_conn *conn, struct http_pending *pending)
 		    evhttp_add_header(headers, pending->headers[i].name, pending->headers[i].value);
 	/* The cookie as it is now: what the answers before this one set. */
 	if (client->cookie_value != NULL) {
-		if (asprintf(&cookie, "%s=%s", client->cookie_name, client->cookie_value) < 0) {
-			cookie = NULL;
+		cookie = secret_printf("%s=%s", client->cookie_name, client->cookie_value);
+		if (cookie == NULL) {
 			rc = -1;
 		} else {
 			rc |= evhttp_add_header(headers, "Cookie", cookie);

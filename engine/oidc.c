@@ -648,7 +648,7 @@ char *oidc_basic_authorization(const char *id, const char *secret)
 	char *joined = NULL, *out = NULL;
 	int n;
 
-	if (k != NULL && v != NULL && asprintf(&joined, "%s:%s", k, v) >= 0) {
+	if (k != NULL && v != NULL && (joined = secret_printf("%s:%s", k, v)) != NULL) {
 		n = (int)strlen(joined);
 		out = malloc(6 + 4 * ((size_t)n + 2) / 3 + 1);
 		if (out != NULL) {

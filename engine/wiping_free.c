@@ -11,7 +11,9 @@
  * do not come here.  Linked into the helper binary only, and left out under
  * AddressSanitizer, whose free() must stay in charge.
  */
-#include <malloc.h>
+#include "secure_alloc.h"
+
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__has_feature)
@@ -24,13 +26,29 @@
 #endif
 
 #ifndef WIPING_FREE_OFF
+void *__libc_malloc(size_t size);
 void __libc_free(void *ptr);
 void free(void *ptr);
+
+/* Learns the key glibc writes into the second word of a block its tcache
+ * holds (see secure_alloc.h): without it, wiping a block freed twice would
+ * erase the mark glibc's double-free check looks for.  Reading the freed
+ * block is what glibc itself does on the next free; the helper never runs
+ * under valgrind, and sanitizer builds leave this file out. */
+__attribute__((constructor)) static void wiping_free_learn_key(void)
+{
+	unsigned char *volatile block = __libc_malloc(24);
+
+	if (block != NULL) {
+		__libc_free(block);
+		memcpy(&secure_freed_key, block + sizeof(uintptr_t), sizeof(secure_freed_key));
+	}
+}
 
 void free(void *ptr)
 {
 	if (ptr != NULL)
-		explicit_bzero(ptr, malloc_usable_size(ptr));
+		secure_wipe(ptr);
 	__libc_free(ptr);
 }
 #endif

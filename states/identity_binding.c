@@ -50,8 +50,7 @@ static void identity_binding_enter(struct session *session)
 		machine_fail(session, RESULT_AUTH_ERR, "%s", err);
 		return;
 	}
-	if (asprintf(&bearer, "Bearer %s", device->tokens.access_token) < 0)
-		bearer = NULL;
+	bearer = secret_printf("Bearer %s", device->tokens.access_token);
 	spec.authorization = bearer;
 	rc = bearer ? http_client_send(session->http, &spec) : -1;
 	secret_free(&bearer);

@@ -8,6 +8,7 @@
 #   integration      real shim + real PAM: stand-in helper and real helper
 #   integration-asan the real-helper suites with the ASan helper (UBSan trapping)
 #   shim-valgrind    the shim suite with pam_test_app (and the shim) under valgrind
+#   mutants          the mutation catalogue: each security control weakened, its test fails
 #   fuzz             every libFuzzer target for FUZZ_SECONDS (default 10)
 set -u
 cd "$(dirname "$0")/.."
@@ -73,6 +74,7 @@ suite integration-asan count_summary integration_asan \
 suite shim-valgrind count_summary env \
 	PAM_AUTHELIA_APP_PREFIX="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	tests/run_integration.sh tests/integration/test_shim.py
+suite mutants count_summary /usr/bin/python3 tests/mutation/run_mutants.py
 suite fuzz count_summary make -s fuzz-smoke
 
 echo

@@ -222,6 +222,12 @@ def certs(tmp_path_factory):
     if d is None:
         d = tmp_path_factory.mktemp("certs")
     d.chmod(0o755)
+    # The mutation catalogue (tests/mutation/) runs one test per pytest session:
+    # it makes the keys once and names their directory here.
+    cache = os.environ.get("PAM_AUTHELIA_TEST_CERTS")
+    if cache and (Path(cache) / "ca.pem").exists():
+        shutil.copytree(cache, d, dirs_exist_ok=True)
+        return d
     testca.make_ca(d, "ca")
     testca.make_ca(d, "other-ca")
     testca.make_cert(d, "server", "DNS:localhost,IP:127.0.0.1", ca="ca")
@@ -229,6 +235,8 @@ def certs(tmp_path_factory):
     testca.make_cert(d, "self-signed", "DNS:localhost,IP:127.0.0.1")
     testca.make_cert(d, "other-ca-server", "DNS:localhost,IP:127.0.0.1", ca="other-ca")
     testca.readable(d)
+    if cache:
+        shutil.copytree(d, cache, dirs_exist_ok=True)
     return d
 
 

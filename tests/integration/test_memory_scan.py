@@ -24,7 +24,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import HELPER, wait_gone
+from conftest import BUILD, HELPER, wait_gone
 
 PASSWORD = "pw-Memscan-4b7e19c2-zq/password-of-john"
 # Characters a form body must encode: the secret's form-encoded copy differs.
@@ -318,3 +318,17 @@ def test_device_flow_leaves_no_trace(login, authelia, certs, monkeypatch, tmp_pa
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     secrets["client secret, Basic"] = basic
     check(regions, secrets, [f"at the device prompt: {h}" for h in report], took)
+
+
+DOUBLE_FREE = BUILD / "tests" / "double_free"
+
+
+@pytest.mark.parametrize("how", ["free", "secure"])
+def test_wiping_keeps_glibc_double_free_check(how):
+    """Wiping a block that is already free would erase the key glibc's tcache
+    keeps in it, and a double free would go unnoticed: the same chunk handed
+    out twice.  The helper's free() and secure_free leave such a block alone."""
+    import subprocess
+    run = subprocess.run([str(DOUBLE_FREE), how], capture_output=True, text=True, timeout=10)
+    assert run.returncode == -signal.SIGABRT, (run.returncode, run.stdout, run.stderr)
+    assert "double free detected" in run.stderr

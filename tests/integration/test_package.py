@@ -206,6 +206,7 @@ ForceCommand echo LOGIN-OK user=$(id -un)
     finally:
         sshd.terminate()
         sshd.wait(10)
+        o.path("/etc/ssl/pam-authelia-test-ca.pem").unlink()  # the test's, not the package's
 
     # purge: nothing of the package is left but the account
     started = time.monotonic()

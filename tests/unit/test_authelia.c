@@ -361,6 +361,20 @@ static void test_verification_url(void **state)
 	assert_string_equal(err, "verification URL has characters a URL may not have");
 	assert_int_equal(
 	    oidc_check_verification_url("https://auth.example.com:8443/a b", &config, err), -1);
+	/* Each check alone: the scheme, a user name, the length. */
+	assert_int_equal(
+	    oidc_check_verification_url("http://auth.example.com:8443/c", &config, err), -1);
+	assert_string_equal(err, "verification URL is not https");
+	assert_int_equal(
+	    oidc_check_verification_url("https://john@auth.example.com:8443/c", &config, err), -1);
+	assert_string_equal(err, "verification URL has a user name");
+	{
+		char long_url[2200];
+
+		snprintf(long_url, sizeof(long_url), "https://auth.example.com:8443/%02100d", 0);
+		assert_int_equal(oidc_check_verification_url(long_url, &config, err), -1);
+		assert_string_equal(err, "verification URL is longer than 2 KiB");
+	}
 	/* The user code is shown on the terminal too: printable ASCII only. */
 	snprintf(grant_body, sizeof(grant_body), grant_fmt, "BCDF\\u001b[2J");
 	assert_int_equal(

@@ -7,11 +7,14 @@
  * made before the start, an early connect that fails with nothing queued (no
  * crash; the next request connects again), and the one retry: only on a
  * connection opened before the request, only before any byte of an answer,
- * only once, never for a request without a deadline of its own (Duo).
+ * only once, never for a request without a deadline of its own (Duo).  And
+ * the session cookie: wiped whenever a copy of it is freed.
  */
 #include "unit.h"
+#include "wipe_check.h"
 
 #include "../../engine/http_client.h"
+#include "../../engine/secure_alloc.h"
 #include "../../engine/tls.h"
 
 #include <arpa/inet.h>
@@ -251,6 +254,8 @@ static int read_request(SSL *ssl)
  *   k  answer request i with the i-th Set-Cookie of cookie_script (none past
  *      its end), the body the Cookie header that request carried
  */
+#define COOKIE_MARK "cookie-9d41e7-"
+
 static const char *const cookie_script[] = {
     "authelia_session=k1; path=/",						/* new */
     "authelia_session=k1; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/",	/* deleted */
@@ -303,7 +308,7 @@ static void serve_connection(SSL_CTX *ctx, int fd, char how, int number)
 			usleep(300000);
 		len = snprintf(answer, sizeof(answer),
 			       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-			       "Set-Cookie: authelia_session=c%d%ld; path=/\r\n"
+			       "Set-Cookie: authelia_session=" COOKIE_MARK "%d%ld; path=/\r\n"
 			       "Content-Length: 10\r\n\r\n{\"conn\":%d}",
 			       number, (long)random() % 100000, number);
 		SSL_write(ssl, answer, len);
@@ -691,6 +696,29 @@ static void test_retried_once_when_a_kept_connection_was_closed(void **state)
 	rig_close(&rig);
 }
 
+/* The cookie the server set, then rotated: its old value, the Cookie header
+ * of the second request and the value at the end are wiped when freed. */
+static void test_the_session_cookie_is_wiped(void **state)
+{
+	struct rig rig;
+
+	(void)state;
+	if (!WIPE_CHECK_AVAILABLE)
+		skip();
+	wipe_check_arm(COOKIE_MARK);
+	rig_open(&rig, "a");
+	rig.tls = start(rig.client, ca_path, 1);
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(http_client_request(rig.client, HTTP_STATE, "/s", NULL, 0, 5000),
+				 0);
+		run_until_answered(rig.base, &rig.seen, i);
+		assert_int_equal(rig.seen.status, 200);
+		assert_true(rig.seen.rotated);
+	}
+	rig_close(&rig);
+	assert_int_equal(wipe_check_disarm(), 0);
+}
+
 static void test_second_failure_is_real(void **state)
 {
 	struct rig rig;
@@ -769,6 +797,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_two_requests_go_out_on_two_connections),
 	    cmocka_unit_test(test_early_connect_failures_do_not_crash),
 	    cmocka_unit_test(test_retried_once_when_a_kept_connection_was_closed),
+	    cmocka_unit_test(test_the_session_cookie_is_wiped),
 	    cmocka_unit_test(test_second_failure_is_real),
 	    cmocka_unit_test(test_no_retry_on_a_fresh_connection),
 	    cmocka_unit_test(test_no_retry_after_part_of_an_answer),
@@ -779,6 +808,10 @@ int main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "--tls-server") == 0)
 		return tls_server_main(atoi(argv[2]), argv[3], argv[4], argv[5]);
 	self = argv[0];
+	/* As the helper does first thing: libevent's and OpenSSL's buffers are
+	 * wiped when freed (test_the_session_cookie_is_wiped relies on it). */
+	if (secure_alloc_install() != 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	unit_log_capture();
 	make_certificate();

@@ -12,11 +12,23 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../engine/log.h"
 
 #define UNIT_MAX_LINES 64
+
+/* UNIT_TEST_FILTER=name (cmocka's pattern, * and ? allowed) runs only the
+ * tests it names: the mutation catalogue (tests/mutation/) runs one test per
+ * mutant. */
+__attribute__((constructor)) static void unit_test_filter(void)
+{
+	const char *filter = getenv("UNIT_TEST_FILTER");
+
+	if (filter != NULL && filter[0] != '\0')
+		cmocka_set_test_filter(filter);
+}
 
 static char unit_log_lines[UNIT_MAX_LINES][1024];
 static int unit_log_priorities[UNIT_MAX_LINES];
