@@ -53,7 +53,11 @@
 #define DOCTOR_CLOCK_FAIL_S    60 /* the ID-token checks allow 60 s of skew */
 #define DOCTOR_PROBE_CODE      "pam_authelia-check-probe"
 #define DOCTOR_DEFAULT_PAM_DIR "/etc/pam.d"
-#define DOCTOR_SSHD	       "/usr/sbin/sshd"
+/* The probe child's output: its last line, and bounds on what it may say. */
+#define DOCTOR_PROBE_TRAILER	"probe-counts "
+#define DOCTOR_PROBE_MAX_COUNT	1000
+#define DOCTOR_PROBE_MAX_OUTPUT (256 * 1024)
+#define DOCTOR_SSHD		"/usr/sbin/sshd"
 
 enum finding_level { FINDING_OK, FINDING_WARN, FINDING_FAIL };
 
@@ -1122,28 +1126,139 @@ static void probe_target(struct doctor *d, struct event_base *base, const struct
 	config_free(&p.config);
 }
 
+/* Frees a target, its options wiped first: another service's line may hold
+ * an inline oauth2-client-secret. */
+static void target_wipe(struct target *t)
+{
+	free(t->key);
+	free(t->where);
+	for (size_t q = 0; q < t->question_count; q++) {
+		authz_target_free(&t->questions[q].target);
+		free(t->questions[q].endpoint);
+	}
+	for (int a = 0; t->argv != NULL && a < t->argc; a++) {
+		explicit_bzero(t->argv[a], strlen(t->argv[a]));
+		free(t->argv[a]);
+	}
+	free(t->argv);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The probe child, before it does anything else: nothing of the doctor's but
+ * its own target.  fd 0 is /dev/null, 1 and 2 the pipe (its findings and the
+ * trailer; a sanitizer's report), nothing above: not root's terminal, not a
+ * descriptor the doctor inherited.  0 on success. */
+static int probe_child_isolate(struct doctor *d, size_t index, int out)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), hi_null, hi_out;
+
+	for (size_t j = 0; j < d->target_count; j++)
+		if (j != index)
+			target_wipe(&d->targets[j]);
+	if (devnull < 0)
+		return -1;
+	/* Above 2 first, so no dup2 below clobbers a source. */
+	hi_null = fcntl(devnull, F_DUPFD_CLOEXEC, 3);
+	hi_out = fcntl(out, F_DUPFD_CLOEXEC, 3);
+	if (hi_null < 0 || hi_out < 0 || dup2(hi_null, 0) < 0 || dup2(hi_out, 1) < 0 ||
+	    dup2(hi_out, 2) < 0)
+		return -1;
+	if (close_range(3, ~0U, 0) != 0)
+		for (int fd = 3; fd < 65536; fd++)
+			close(fd);
+	return 0;
+}
+
+/* See doctor.h. */
+int doctor_probe_relay(char *text, size_t len, int counts[3])
+{
+	int seen[3] = {0, 0, 0}, said[3] = {-1, -1, -1}, trailer = 0;
+	char *line = text, *end = text + len;
+
+	while (line < end) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		int level = -1;
+
+		if (trailer) {
+			trailer = -1; /* anything after the trailer */
+			break;
+		}
+		if (nl != NULL &&
+		    strncmp(line, DOCTOR_PROBE_TRAILER, strlen(DOCTOR_PROBE_TRAILER)) == 0) {
+			char *p = line + strlen(DOCTOR_PROBE_TRAILER);
+
+			*nl = '\0';
+			for (int i = 0; i < 3; i++) {
+				char *after;
+				long v;
+
+				errno = 0;
+				v = strtol(p, &after, 10);
+				if (errno != 0 || after == p || v < 0 ||
+				    v > DOCTOR_PROBE_MAX_COUNT || (i < 2 && *after != ' ') ||
+				    (i == 2 && *after != '\0')) {
+					said[0] = -1;
+					break;
+				}
+				said[i] = (int)v;
+				p = after + 1;
+			}
+			trailer = 1;
+			line = nl + 1;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+				line[i] = '?';
+		for (int i = 0; i < 3; i++)
+			if (n > 5 &&
+			    strncmp(line, finding_names[i], strlen(finding_names[i])) == 0 &&
+			    line[strlen(finding_names[i])] == ' ')
+				level = i;
+		if (level >= 0) {
+			printf("%.*s\n", (int)n, line);
+			seen[level]++;
+		} else {
+			fprintf(stderr, "%.*s\n", (int)n, line);
+		}
+		line = nl ? nl + 1 : end;
+	}
+	fflush(stdout);
+	for (int i = 0; i < 3; i++)
+		counts[i] += seen[i]; /* what was relayed counts, whatever the trailer says */
+	return trailer == 1 && memcmp(seen, said, sizeof(seen)) == 0 ? 0 : -1;
+}
+
 /*
  * Each Authelia is probed in a child process of its own that does as root
  * only what a login does as root (the CA files, the secret file, the
  * resolver's files), then applies the login's sandbox and only then opens
  * the connection: a server's answers are parsed by the helper user under
- * seccomp and Landlock, never by root.  The child prints its findings (one
- * stdout, flushed line by line) and sends their counts back over a pipe; a
- * child that dies, or sends none, is a FAIL of its own.
+ * seccomp and Landlock, never by root.  The child keeps nothing of the
+ * doctor's but its own target (probe_child_isolate), writes its findings
+ * and a trailer with their counts to a pipe, and the doctor relays them; a
+ * child that dies, or whose trailer is missing or wrong, is a FAIL of its own.
  */
-static void probe_in_child(struct doctor *d, const struct target *t)
+static void probe_in_child(struct doctor *d, size_t index)
 {
-	int fds[2], status;
-	int counts[3] = {0, 0, 0};
+	const struct target *t = &d->targets[index];
+	int fds[2], status = 0;
+	char *text;
+	size_t len = 0;
 	ssize_t got;
 	pid_t pid;
+	int relayed;
 
 	fflush(stdout);
-	if (pipe2(fds, O_CLOEXEC) != 0) {
+	fflush(stderr);
+	text = malloc(DOCTOR_PROBE_MAX_OUTPUT + 1);
+	if (text == NULL || pipe2(fds, O_CLOEXEC) != 0) {
 		finding(d, FINDING_FAIL,
 			"%s: cannot start the network probe: %s; fix: run the "
 			"check again",
 			t->where, strerror(errno));
+		free(text);
 		return;
 	}
 	pid = fork();
@@ -1154,12 +1269,15 @@ static void probe_in_child(struct doctor *d, const struct target *t)
 			t->where, strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
+		free(text);
 		return;
 	}
 	if (pid == 0) {
 		struct event_base *base;
 
-		close(fds[0]);
+		free(text);
+		if (probe_child_isolate(d, index, fds[1]) != 0)
+			_exit(1);
 		memset(d->counts, 0, sizeof(d->counts));
 		base = event_base_new();
 		if (base == NULL)
@@ -1169,31 +1287,45 @@ static void probe_in_child(struct doctor *d, const struct target *t)
 				t->where);
 		else
 			probe_target(d, base, t);
-		fflush(stdout);
-		if (write(fds[1], d->counts, sizeof(d->counts)) != (ssize_t)sizeof(d->counts))
+		printf(DOCTOR_PROBE_TRAILER "%d %d %d\n", d->counts[0], d->counts[1], d->counts[2]);
+		if (fflush(stdout) != 0)
 			_exit(1);
 		_exit(0);
 	}
 	close(fds[1]);
-	got = file_read_full(fds[0], counts, sizeof(counts));
+	/* Read to the end (the child's findings, bounded): what is past the
+	 * bound is drained, and the trailer is then missing. */
+	got = file_read_full(fds[0], text, DOCTOR_PROBE_MAX_OUTPUT);
+	if (got > 0)
+		len = (size_t)got;
+	if (got == DOCTOR_PROBE_MAX_OUTPUT) {
+		char sink[4096];
+
+		while (file_read_full(fds[0], sink, sizeof(sink)) > 0)
+			len = DOCTOR_PROBE_MAX_OUTPUT + 1; /* too much: no trailer */
+	}
 	close(fds[0]);
+	/* ECHILD: the caller ignores SIGCHLD and the kernel reaped the child;
+	 * status stays 0, and the trailer alone tells it finished. */
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (got != (ssize_t)sizeof(counts) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	relayed = len <= DOCTOR_PROBE_MAX_OUTPUT ? doctor_probe_relay(text, len, d->counts) : -1;
+	if (relayed != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char how[64];
 
 		if (WIFSIGNALED(status))
 			snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
-		else
+		else if (WEXITSTATUS(status) != 0)
 			snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+		else
+			snprintf(how, sizeof(how), "no or a wrong count of its findings");
 		finding(d, FINDING_FAIL,
 			"%s: the sandboxed network probe ended without its findings (%s); fix: "
 			"a login would likely fail the same way: run it with debug and read the "
 			"helper's log",
 			t->where, how);
 	}
-	for (int i = 0; i < 3; i++)
-		d->counts[i] += counts[i];
+	free(text);
 }
 
 /* Last of all: the login's sandbox applied to this process (only the summary
@@ -1249,16 +1381,8 @@ int doctor_main(int argc, char **argv)
 	check_pam_files(d);
 	check_sshd(d);
 	for (size_t i = 0; i < d->target_count; i++) {
-		probe_in_child(d, &d->targets[i]);
-		free(d->targets[i].key);
-		free(d->targets[i].where);
-		for (size_t q = 0; q < d->targets[i].question_count; q++) {
-			authz_target_free(&d->targets[i].questions[q].target);
-			free(d->targets[i].questions[q].endpoint);
-		}
-		for (int a = 0; a < d->targets[i].argc; a++)
-			free(d->targets[i].argv[a]);
-		free(d->targets[i].argv);
+		probe_in_child(d, i);
+		target_wipe(&d->targets[i]);
 	}
 	check_sandbox(d);
 	printf("summary: %d OK, %d WARN, %d FAIL\n", d->counts[FINDING_OK], d->counts[FINDING_WARN],

@@ -14,9 +14,18 @@
 #define PAM_AUTHELIA_DOCTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* True when argv asks for the doctor: --check with no option flags. */
 bool doctor_wanted(int argc, char **argv);
 int doctor_main(int argc, char **argv);
+
+/* What the doctor makes of a probe child's output (text, len bytes; changed
+ * in place): finding lines relayed to stdout (any control byte as '?') and
+ * added to counts (OK, WARN, FAIL), other lines (a sanitizer's report) to
+ * stderr.  The last line must be the trailer "probe-counts <ok> <warn>
+ * <fail>", each in 0..1000 and equal to the lines relayed: 0 then, else -1
+ * (the probe is a FAIL). */
+int doctor_probe_relay(char *text, size_t len, int counts[3]);
 
 #endif

@@ -24,12 +24,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #ifndef PAM_AUTHELIA_VERSION
 #define PAM_AUTHELIA_VERSION "0"
 #endif
+
+/* How many loop passes a deadline that found its answer waiting gives the
+ * read (see http_deadline_callback). */
+#define HTTP_DEADLINE_READ_PASSES 8
 
 /*
  * evhttp has no public call that connects without a request.  libevent 2.1
@@ -56,9 +61,10 @@ struct http_pending {
 	char *authorization;
 	struct http_header *headers; /* copies of the caller's */
 	size_t header_count;
-	bool reused;  /* went out on a connection opened before it */
-	bool retried; /* already sent again once */
-	bool sent;    /* went out on a connection whose TLS was up */
+	unsigned read_passes; /* the deadline waited for an answer already here */
+	bool reused;	      /* went out on a connection opened before it */
+	bool retried;	      /* already sent again once */
+	bool sent;	      /* went out on a connection whose TLS was up */
 	enum evhttp_request_error error;
 	int error_errno;
 	bool failed;
@@ -928,6 +934,33 @@ static void http_done_callback(struct evhttp_request *req, void *arg)
 	}
 }
 
+/* Bytes of an answer already here, not yet through evhttp: in the
+ * bufferevent's input, in OpenSSL's record buffer, or in the socket. */
+static bool http_answer_waiting(const struct http_pending *pending)
+{
+	const struct http_conn *conn = pending->conn;
+	evutil_socket_t fd;
+	int queued = 0;
+
+	if (conn == NULL || conn->active != pending || conn->bev == NULL)
+		return false;
+	if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0)
+		return true;
+	if (conn->ssl != NULL && SSL_pending(conn->ssl) > 0)
+		return true;
+	fd = bufferevent_getfd(conn->bev);
+	return fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
+}
+
+/*
+ * A request's own deadline.  A loop that did not run for a while (the helper
+ * frozen or starved by whoever runs the caller: a cgroup freezer, SCHED_IDLE
+ * and a CPU hog) finds the answer and the expired deadline ready in the same
+ * pass, and the deadline may come first: that must not turn an answer into
+ * "unreachable" (PAM_AUTHINFO_UNAVAIL, which a local caller must never pick).
+ * So while bytes of the answer wait, the deadline steps back for a few loop
+ * passes (a zero timeout: after the pass's reads) and lets evhttp read them.
+ */
 static void http_deadline_callback(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_pending *pending = arg;
@@ -937,6 +970,16 @@ static void http_deadline_callback(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (!pending->deferred && pending->req != NULL &&
+	    pending->read_passes < HTTP_DEADLINE_READ_PASSES && http_answer_waiting(pending)) {
+		struct timeval now = {0, 0};
+
+		if (pending->read_passes++ == 0)
+			log_debug("%s%s: deadline passed with the answer waiting; reading it",
+				  client->url, pending->path + strlen(client->path_prefix));
+		if (evtimer_add(pending->deadline, &now) == 0)
+			return;
+	}
 	if (pending->deferred) {
 		snprintf(error, sizeof(error), "%s", pending->deferred_error);
 		response.failure = pending->deferred_failure;

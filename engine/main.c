@@ -20,6 +20,7 @@
 #include "tls.h"
 
 #include <event2/event.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,11 @@
  * descriptors or memory would fail its connection to Authelia, which would
  * read as "Authelia unavailable".  Raising a hard limit needs
  * CAP_SYS_RESOURCE; without it the soft limit goes up to the hard one.
+ * Likewise the scheduling a caller sets and a child inherits (`chrt --idle`,
+ * `nice -n 19`, `taskset -c 0` in front of su, and a CPU hog beside it): a
+ * starved helper would miss its requests' deadlines.  Back to SCHED_OTHER,
+ * nice 0 and every CPU (as root: lowering nice needs CAP_SYS_NICE; a cpuset
+ * cgroup still bounds the CPUs).
  */
 static void process_harden(void)
 {
@@ -59,9 +65,18 @@ static void process_harden(void)
 	};
 	const struct rlimit no_core = {0, 0};
 
+	const struct sched_param normal = {.sched_priority = 0};
+	cpu_set_t every;
+
 	prctl(PR_SET_DUMPABLE, 0);
 	setrlimit(RLIMIT_CORE, &no_core);
 	umask(077);
+	sched_setscheduler(0, SCHED_OTHER, &normal);
+	setpriority(PRIO_PROCESS, 0, 0);
+	CPU_ZERO(&every);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, &every);
+	sched_setaffinity(0, sizeof(every), &every);
 	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
 		struct rlimit rl, raised;
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const int session_signals[3] = {SIGTERM, SIGINT, SIGHUP};
 
@@ -305,6 +306,8 @@ void session_audit(struct session *session, enum auth_result result)
 	    .result = auth_result_name(result),
 	    .pam = audit_pam_name(auth_result_pam_code(result), pam),
 	    .duration_ms = session_monotonic_ms() - session->started_ms,
+	    /* What pairs this line with the module's, should it override the result. */
+	    .helper = (long)getpid(),
 	    .state = failed ? state_name(session->fail_state) : NULL,
 	    /* A failure state reached without machine_fail() has no reason. */
 	    .reason = !failed			? NULL

@@ -124,19 +124,31 @@ void audit_format(const struct audit_record *record, char out[AUDIT_LINE_SIZE])
 {
 	char user[AUDIT_WORD_SIZE], service[AUDIT_WORD_SIZE], rhost[AUDIT_WORD_SIZE];
 	char factors[AUDIT_WORD_SIZE], result[AUDIT_WORD_SIZE], pam[AUDIT_WORD_SIZE];
-	char state[AUDIT_WORD_SIZE];
+	char state[AUDIT_WORD_SIZE], helper[24], overrides[AUDIT_WORD_SIZE];
 	const char *f =
 	    record->factors && record->factors[0] ? record->factors : AUDIT_FACTORS_NONE;
-	int len = snprintf(out, AUDIT_LINE_SIZE,
-			   AUDIT_PREFIX "user=%s service=%s rhost=%s factors=%s result=%s pam=%s "
-					"duration_ms=%lld",
-			   audit_word(record->user, user), audit_word(record->service, service),
-			   audit_word(record->rhost, rhost), audit_word(f, factors),
-			   audit_word(record->result, result), audit_word(record->pam, pam),
-			   record->duration_ms < 0 ? 0 : record->duration_ms);
-	size_t n = len < 0 ? 0 : (size_t)len;
+	int len;
+	size_t n;
 
-	/* The words above are bounded: ~7 * 67 bytes, well inside the line. */
+	if (record->helper > 0)
+		snprintf(helper, sizeof(helper), "%ld", record->helper);
+	else
+		snprintf(helper, sizeof(helper), "-");
+	len = snprintf(out, AUDIT_LINE_SIZE,
+		       AUDIT_PREFIX "user=%s service=%s rhost=%s factors=%s result=%s pam=%s "
+				    "duration_ms=%lld helper=%s",
+		       audit_word(record->user, user), audit_word(record->service, service),
+		       audit_word(record->rhost, rhost), audit_word(f, factors),
+		       audit_word(record->result, result), audit_word(record->pam, pam),
+		       record->duration_ms < 0 ? 0 : record->duration_ms, helper);
+	n = len < 0 ? 0 : (size_t)len;
+
+	/* The words above are bounded: ~9 * 67 bytes, well inside the line. */
+	if (record->overrides != NULL && n < AUDIT_LINE_SIZE) {
+		len = snprintf(out + n, AUDIT_LINE_SIZE - n, " overrides=%s",
+			       audit_word(record->overrides, overrides));
+		n += len < 0 ? 0 : (size_t)len;
+	}
 	if (record->state != NULL && n < AUDIT_LINE_SIZE) {
 		len = snprintf(out + n, AUDIT_LINE_SIZE - n, " state=%s",
 			       audit_word(record->state, state));

@@ -3,15 +3,19 @@
  * module, at info level (notice for failures) without `debug`, key=value:
  *
  *   audit: user=john service=sshd rhost=192.0.2.7 factors=password,totp
- *          result=success pam=PAM_SUCCESS duration_ms=412
+ *          result=success pam=PAM_SUCCESS duration_ms=412 helper=4711
  *   audit: user=john service=sshd rhost=192.0.2.7 factors=password
- *          result=auth_err pam=PAM_AUTH_ERR duration_ms=5230 state=totp_verify
+ *          result=auth_err pam=PAM_AUTH_ERR duration_ms=5230 helper=4790
+ *          state=totp_verify
  *          reason="TOTP authentication failed: TOTP refused (response status=403)"
  *
  * (each one line).  The helper writes it just before it sends its result; the
  * shim writes it only when the code it returns is not the one a helper's
  * result named (no helper, a crash, the backstop, a protocol violation).  So
- * both processes format it here, with libc only.
+ * both processes format it here, with libc only.  helper= (the helper's pid,
+ * `-` when none ran) pairs the two lines of one attempt; the shim's line adds
+ * overrides=<the helper's result> when it overrides a result the helper had
+ * already sent (and logged).
  *
  * Every value but reason is one word: what is not ours (user, service, rhost)
  * shows printable ASCII with space, '"', '\' and '=' as '?', so no user name
@@ -40,8 +44,10 @@ struct audit_record {
 	const char *result;		    /* "success", "auth_err", ... */
 	const char *pam;		    /* "PAM_SUCCESS", ... */
 	long long duration_ms;
-	const char *state;  /* where a failure happened (helper); NULL: no key */
-	const char *reason; /* why it failed; NULL: no key (success) */
+	long helper;	       /* the helper's pid; <= 0: "-" (none ran) */
+	const char *overrides; /* the helper's result the code overrides; NULL: no key */
+	const char *state;     /* where a failure happened (helper); NULL: no key */
+	const char *reason;    /* why it failed; NULL: no key (success) */
 };
 
 /* Writes the line, AUDIT_PREFIX first, always NUL-terminated and whole: a

@@ -158,15 +158,40 @@ int helper_wait(struct helper *helper, long long deadline_ms, int *status)
 	}
 }
 
+/*
+ * SIGKILL to the helper and nobody else.  In a threaded application another
+ * thread may have reaped it (a waitpid(-1) of its own) and its pid gone to a
+ * new process: the pidfd names the process we started whatever its pid is
+ * now (ESRCH once it is gone), and waitid on it cannot wait for a stranger.
+ * kill() and waitpid() only where the kernel has no pidfd (before 5.3).
+ */
 int helper_kill(struct helper *helper)
 {
 	int status = -1;
 
 	if (helper->pid < 0)
 		return status;
-	kill(helper->pid, SIGKILL);
-	while (waitpid(helper->pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (helper->pidfd >= 0) {
+		siginfo_t info;
+		int rc;
+
+		pidfd_send_signal(helper->pidfd, SIGKILL, NULL, 0);
+		memset(&info, 0, sizeof(info));
+		while ((rc = waitid(P_PIDFD, (id_t)helper->pidfd, &info, WEXITED)) < 0 &&
+		       errno == EINTR)
+			;
+		if (rc < 0 && errno == EINVAL) /* 5.3: pidfd_open, but no P_PIDFD */
+			while (waitpid(helper->pid, &status, 0) < 0 && errno == EINTR)
+				;
+		else if (rc == 0 && info.si_code == CLD_EXITED)
+			status = (info.si_status & 0xff) << 8;
+		else if (rc == 0 && (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED))
+			status = info.si_status & 0x7f;
+	} else {
+		kill(helper->pid, SIGKILL);
+		while (waitpid(helper->pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 	helper->pid = -1;
 	return status;
 }

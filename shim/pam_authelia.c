@@ -115,6 +115,7 @@ static int authenticate(pam_handle_t *pamh, int argc, const char **argv, struct 
 		rc = PAM_SERVICE_ERR;
 	} else {
 		audit->factors = AUDIT_FACTORS_UNKNOWN;
+		audit->helper_pid = helper.pid;
 		rc = relay_login(pamh, &helper, setup,
 				 monotonic_ms() + (long long)opts.timeout * 1000 +
 				     SHIM_BACKSTOP_GRACE_MS,

@@ -305,6 +305,10 @@ int relay_login(pam_handle_t *pamh, struct helper *helper, const struct relay_se
 	/* The helper wrote its audit line before it sent its result: that line
 	 * stands when the application gets the code it named. */
 	audit->helper_logged = relay.have_result && rc == auth_result_pam_code(relay.result);
+	/* ... and when it is another code, the module's line says which result of
+	 * the helper's (whose line has the same helper=) it overrides. */
+	if (relay.have_result && !audit->helper_logged)
+		audit->overrides = auth_result_name(relay.result);
 	explicit_bzero(relay.buf, FRAME_MAX_SIZE);
 	free(relay.buf);
 	return rc;

@@ -85,6 +85,9 @@ struct shim_audit {
 	const char *factors;	       /* AUDIT_FACTORS_NONE, or _UNKNOWN once a helper ran */
 	char reason[SHIM_REASON_SIZE]; /* the first failure's line */
 	int helper_logged;	       /* the helper's own line covers this attempt */
+	pid_t helper_pid;	       /* the helper started, 0: none (helper=-) */
+	const char *overrides;	       /* the result the helper sent (and logged), when the
+					* code returned is another one */
 };
 /* Logs one line at LOG_ERR through pam_syslog; the first becomes the reason. */
 void shim_fail(pam_handle_t *pamh, struct shim_audit *audit, const char *fmt, ...)

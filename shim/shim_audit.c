@@ -52,6 +52,8 @@ void shim_audit_write(pam_handle_t *pamh, const struct shim_audit *audit,
 	    .result = audit_result_of_code(rc, result),
 	    .pam = audit_pam_name(rc, pam),
 	    .duration_ms = monotonic_ms() - audit->started_ms,
+	    .helper = (long)audit->helper_pid,
+	    .overrides = audit->overrides,
 	    .reason = rc == PAM_SUCCESS	 ? NULL
 		      : audit->reason[0] ? audit->reason
 					 : "unknown",

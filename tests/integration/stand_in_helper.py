@@ -70,6 +70,19 @@ def record(**extra):
         json.dump(state, f)
 
 
+def audit_then_send(result):
+    """What the real helper does with a result: its audit line (helper= its
+    pid), then the result frame."""
+    import syslog
+    fields = dict(setup)
+    syslog.openlog("pam_authelia", syslog.LOG_PID, syslog.LOG_AUTHPRIV)
+    syslog.syslog(syslog.LOG_INFO, f"audit: user={fields.get('U', '-')} "
+                  f"service={fields.get('S', '-')} rhost={fields.get('R', '-')} "
+                  f"factors=password result={result} pam=PAM_SUCCESS duration_ms=1 "
+                  f"helper={os.getpid()}")
+    send("r", result)
+
+
 setup = []
 while True:
     kind, text = read_frame()
@@ -120,7 +133,7 @@ elif SCENARIO == "crash":
 elif SCENARIO == "exit-without-result":
     sys.exit(0)
 elif SCENARIO == "success-then-exit-3":
-    send("r", "success")
+    audit_then_send("success")
     sys.exit(3)
 elif SCENARIO == "flood-info":
     for i in range(100000):
@@ -133,12 +146,12 @@ elif SCENARIO == "oversized-frame":
     os.write(OUT, struct.pack(">BI", ord("i"), 100000))
     time.sleep(3600)
 elif SCENARIO == "success-then-hang":
-    send("r", "success")
+    audit_then_send("success")
     time.sleep(3600)
 elif SCENARIO == "unknown-result":
     send("r", "maybe")
 elif SCENARIO == "frame-after-result":
-    send("r", "success")
+    audit_then_send("success")
     send("i", "one more thing")
 elif SCENARIO == "half-frame-then-exit":
     os.write(OUT, struct.pack(">BI", ord("i"), 10) + b"abc")

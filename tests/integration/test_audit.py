@@ -5,6 +5,7 @@ pam_syslog, only when the application gets a code no helper result named (no
 helper, a crash, the backstop, the sandbox, a protocol violation).  Every test
 asserts the keys and values, the priority, that nothing else wrote an audit
 line, and that no secret reached any log line."""
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from conftest import APP, HELPER, SHIM, wait_gone
 
 LOG_AUTHPRIV = 10 << 3
 LOG_NOTICE, LOG_INFO = 5, 6
-KEYS = ["user", "service", "rhost", "factors", "result", "pam", "duration_ms"]
+KEYS = ["user", "service", "rhost", "factors", "result", "pam", "duration_ms", "helper"]
 PAIR = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|[^ "]+)')
 MODULE_PREFIX = re.compile(r"^pam_authelia\(([^)]*)\): ")
 
@@ -42,7 +43,11 @@ def parse(text):
         pos = m.end() + 1
     assert pos == len(body) + 1, text
     keys = list(fields)
-    assert keys[:7] == KEYS and keys[7:] in ([], ["reason"], ["state", "reason"]), text
+    rest = keys[len(KEYS):]
+    if rest[:1] == ["overrides"]:
+        rest = rest[1:]
+    assert keys[:len(KEYS)] == KEYS and rest in ([], ["reason"], ["state", "reason"]), text
+    assert fields["helper"] == "-" or fields["helper"].isdigit(), text
     return fields
 
 
@@ -62,7 +67,10 @@ def audits(syslog):
             text = text[m.end():]
         if text.startswith("audit: "):
             who = "helper" if line["ident"] == "pam_authelia" else line["ident"]
-            out.append((who, parse(text), line["priority"], text))
+            fields = parse(text)
+            if who == "helper":  # helper= is the pid that wrote the line
+                assert fields["helper"] == line["pid"], (line, fields)
+            out.append((who, fields, line["priority"], text))
     return out
 
 
@@ -78,6 +86,7 @@ def one_audit(syslog, who="helper"):
     assert fields["duration_ms"].isdigit()
     assert ("reason" in fields) == failed, lines
     assert ("state" in fields) == (failed and who == "helper"), lines
+    assert "overrides" not in fields, lines  # one line: nothing to override
     # result and pam name the same code: auth_err is PAM_AUTH_ERR
     assert fields["pam"] == "PAM_" + fields["result"].upper(), lines
     return fields
@@ -136,7 +145,7 @@ def test_1fa(login, authelia, certs, syslog):
     f = one_audit(syslog)
     assert f == {"user": "john", "service": "pamtest", "rhost": "192.0.2.7",
                  "factors": "password", "result": "success", "pam": "PAM_SUCCESS",
-                 "duration_ms": f["duration_ms"]}
+                 "duration_ms": f["duration_ms"], "helper": f["helper"]}
     assert_no_secret(syslog, authelia, "pw-john")
 
 
@@ -408,7 +417,8 @@ def test_bad_option(login, syslog):
     name, _ = login(f"binary={HELPER} url=https://a.example colour=blue").result()
     assert name == "PAM_SERVICE_ERR"
     expect(one_audit(syslog, "module"), user="john", service="pamtest", factors="none",
-           result="service_err", pam="PAM_SERVICE_ERR", reason='unknown option "colour"')
+           result="service_err", pam="PAM_SERVICE_ERR", reason='unknown option "colour"',
+           helper="-")  # no helper ran
     with syslog.lock:
         line = next(l for l in syslog.lines if "audit: " in l["text"])
     assert line["text"].startswith("pam_authelia(pamtest:auth): audit: user=john "), line
@@ -440,7 +450,8 @@ def test_helper_crash(login, authelia, certs, syslog):
     l.answer("")
     assert l.result()[0] == "PAM_SERVICE_ERR"
     expect(one_audit(syslog, "module"), factors="unknown", result="service_err",
-           pam="PAM_SERVICE_ERR", reason=f"helper {HELPER} killed by signal 11")
+           pam="PAM_SERVICE_ERR", reason=f"helper {HELPER} killed by signal 11",
+           helper=str(helper))
     assert_no_secret(syslog, authelia, "pw-john")
 
 
@@ -495,20 +506,53 @@ def test_sandbox_kill(login, syslog):
     ("crash", "service_err", "killed by signal 11"),
     ("flood-garbage", "service_err", "malformed frame from helper: unknown frame type"),
     ("hang", "auth_err", "helper still running past timeout; killed it"),
-    # The helper's own line (the real one writes it before its result) said
-    # success; the application got PAM_SERVICE_ERR, and the module says so.
-    ("success-then-exit-3", "service_err", "exited with status 3"),
-    ("frame-after-result", "service_err", "helper sent a frame after its result"),
 ])
 def test_stand_in_helper_failures(login, stand_in, syslog, scenario, result, reason):
-    binary, _ = stand_in(scenario)
+    binary, record = stand_in(scenario)
     l = login(f"binary={binary} url=https://a.example timeout=1", rhost="192.0.2.7")
     while not l._line(10).startswith("RESULT "):
         pass
     f = one_audit(syslog, "module")
     expect(f, user="john", service="pamtest", rhost="192.0.2.7", factors="unknown",
-           result=result)
+           result=result, helper=str(json.loads(record.read_text())["pid"]))
     assert f["reason"].endswith(reason), f
+
+
+@pytest.mark.parametrize("scenario,reason", [
+    ("success-then-exit-3", "exited with status 3"),
+    ("success-then-hang", "helper did not exit after its result; killed it"),
+    ("frame-after-result", "helper sent a frame after its result"),
+])
+def test_an_overridden_helper_result_is_paired(login, stand_in, syslog, scenario, reason):
+    """The helper's own line (the real one writes it just before its result,
+    as this stand-in does) said success; then the helper exited 3, hung on or
+    broke the protocol, and the application got PAM_SERVICE_ERR.  Two lines,
+    and nothing else may count the login as a success: the module's line
+    names the same helper= and overrides=success, among concurrent logins."""
+    binary, _ = stand_in(scenario)
+    runs = [login(f"binary={binary} url=https://a.example timeout=30", rhost="192.0.2.7")
+            for _ in range(3)]
+    for l in runs:
+        while not l._line(10).startswith("RESULT "):
+            pass
+    time.sleep(0.3)
+    lines = audits(syslog)  # checks the helper's helper= is the pid that logged
+    assert len(lines) == 2 * len(runs), lines
+    pids = {f["helper"] for who, f, _, _ in lines if who == "helper"}
+    assert len(pids) == len(runs), lines
+    for pid in pids:
+        mine = [(who, f) for who, f, _, _ in lines if f["helper"] == pid]
+        assert [who for who, _ in mine] == ["helper", "pam_test_app"], lines
+        (_, helper), (_, module) = mine
+        expect(helper, result="success", pam="PAM_SUCCESS")
+        assert "overrides" not in helper
+        expect(module, user="john", rhost="192.0.2.7", factors="unknown",
+               result="service_err", pam="PAM_SERVICE_ERR", overrides="success")
+        assert module["reason"].endswith(reason), module
+    # What a tool that counts successes must do: drop those overridden.
+    overridden = {f["helper"] for who, f, _, _ in lines if "overrides" in f}
+    assert not [f for who, f, _, _ in lines
+                if f["result"] == "success" and f["helper"] not in overridden]
 
 
 @pytest.mark.parametrize("result", ["success", "auth_err", "abort"])

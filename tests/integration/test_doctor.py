@@ -468,6 +468,77 @@ def test_the_network_probe_runs_sandboxed(pam_dir, certs):
     assert out.splitlines()[-1].startswith("summary: "), out
 
 
+def test_the_probe_child_keeps_nothing_of_the_doctors(pam_dir, authelia, certs, tmp_path):
+    """Root runs the doctor from a terminal, with a descriptor of its own open,
+    and other services' lines hold inline client secrets (one probed before,
+    one after): the probe child, stalled against a listener that never
+    answers, has /dev/null on 0, its pipe to the doctor on 1 and 2, nothing of
+    the terminal or the doctor's descriptors, and no other target's secret in
+    its memory (wiped, not only freed)."""
+    from test_memory_scan import find, snapshot
+    before, after = "s3cret-Before-4c1d9e/client", "s3cret-After-77ab0f/client"
+    stall = socket.socket()
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(1)
+    port = stall.getsockname()[1]
+    f = service(pam_dir, line(authelia, certs, "oauth2-client-id=pam-before "
+                              f"oauth2-client-secret={before}")
+                + f"auth required {SHIM} binary={HELPER} url=https://127.0.0.1:{port} "
+                f"ca-cert={certs / 'ca.pem'}\n"
+                + line(authelia, certs, f"oauth2-client-id=pam-after oauth2-client-secret={after}"))
+    master, terminal = os.openpty()
+    mine = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    doc = subprocess.Popen([str(HELPER), "--check", "--pam-file", str(f)], env={},
+                           stdin=terminal, stdout=subprocess.PIPE, stderr=terminal,
+                           pass_fds=[mine], text=True)
+    os.close(terminal)
+    doctor_stdout = os.fstat(doc.stdout.fileno()).st_ino
+    try:
+        stall.settimeout(20)
+        conn, _ = stall.accept()  # the probe of the second line connected
+        with open(f"/proc/{doc.pid}/task/{doc.pid}/children") as c:
+            (child,) = [int(p) for p in c.read().split()]
+        fds = {int(n): os.readlink(f"/proc/{child}/fd/{n}") for n in os.listdir(f"/proc/{child}/fd")}
+        pipe = os.stat(f"/proc/{child}/fd/1").st_ino
+        mem = snapshot(child)
+        conn.close()
+        out, _ = doc.communicate(timeout=30)
+    finally:
+        stall.close()
+        os.close(mine)
+        os.close(master)
+        if doc.poll() is None:
+            doc.kill()
+            doc.wait()
+    assert fds[0] == "/dev/null", fds
+    assert fds[1] == fds[2] and fds[1].startswith("pipe:"), fds
+    assert pipe != doctor_stdout  # its own pipe, not the doctor's stdout
+    assert not [t for t in fds.values() if t.startswith("/dev/pts") or t == str(tmp_path)], fds
+    assert not [t for t in fds.values() if t.startswith("/") and t != "/dev/null"], fds
+    assert find(mem, f"url=https://127.0.0.1:{port}".encode())  # the scan sees the heap
+    assert find(mem, before.encode()) == [] and find(mem, after.encode()) == []
+    # The findings came through the pipe, each once; the doctor went on.
+    assert f"FAIL https://127.0.0.1:{port}: " in out, out
+    assert out.count("oauth2-client-secret= puts the client secret") == 2, out
+    assert out.splitlines()[-1].startswith("summary: "), out
+
+
+def test_a_caller_that_ignores_sigchld(pam_dir, authelia, certs):
+    """SIGCHLD ignored (inherited across execve): the kernel reaps the probe
+    child and waitpid fails with ECHILD; the child's trailer alone says it
+    finished, and a good configuration stays all OK."""
+    import signal
+    f = service(pam_dir, line(authelia, certs, "auth-level=1FA+2FA") +
+                "account required pam_permit.so\n")
+    r = subprocess.run([str(HELPER), "--check", "--pam-file", str(f)], capture_output=True,
+                       text=True, env={}, timeout=60,
+                       preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    assert r.returncode == 0, r.stdout
+    assert "Authelia reachable (/api/health status 200" in r.stdout
+    assert not [l for l in r.stdout.splitlines() if l.startswith("FAIL")], r.stdout
+    assert r.stderr == "", r.stderr
+
+
 def test_a_probe_that_cannot_be_sandboxed_does_not_probe(pam_dir, authelia, certs, tmp_path):
     """No unprivileged user: not probed as root, a FAIL instead."""
     passwd = tmp_path / "passwd"

@@ -11,6 +11,7 @@ shim's backstop as PAM_AUTHINFO_UNAVAIL, the stack ignored it, and pam_unix's
 success made mallory john (or root).  Each test asserts the outcome of the
 whole stack: no command ran as the target user.
 """
+import os
 import signal
 import time
 
@@ -46,10 +47,10 @@ def fallback(callers, authelia, certs):
     return callers
 
 
-def start_escalation(program):
-    """mallory's shell runs su or sudo as far as the TOTP prompt; returns the
-    shell, the target user and the helper's pid."""
-    sh = shell("mallory")
+def start_escalation(program, sh=None):
+    """mallory's shell (sh, or a new one) runs su or sudo as far as the TOTP
+    prompt; returns the shell, the target user and the helper's pid."""
+    sh = sh or shell("mallory")
     if program == "su":
         sh.sendline("su john -c 'echo ESCALATED-$(id -un)'")
         sh.expect_exact("Password: ")
@@ -116,3 +117,51 @@ def test_ctrl_c_does_not_reach_the_helper(fallback, syslog, program):
     sh.send("\x03")
     assert_no_escalation(sh, target, syslog)
     assert not any("stopped by signal Interrupt" in t for t in syslog.texts())
+
+
+def scheduling(pid):
+    """(policy, nice, allowed CPUs) of every thread of pid, from /proc."""
+    out = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            cpus = next(l.split(":", 1)[1].strip() for l in f
+                        if l.startswith("Cpus_allowed_list:"))
+        # stat after the name: field 19 (nice) is [16], field 41 (policy) is [38]
+        out.add((int(fields[38]), int(fields[16]), cpus))
+    return out
+
+
+@pytest.mark.parametrize("program", ["su", "sudo"])
+def test_the_invoking_user_cannot_starve_the_helper(fallback, syslog, program):
+    """mallory runs su or sudo at SCHED_IDLE, nice 19 and on one CPU (with a
+    CPU hog beside it, the root helper would miss its requests' deadlines:
+    "unreachable", PAM_AUTHINFO_UNAVAIL, which the stack ignores).  The helper
+    inherits all three from its setuid caller and resets them as root: its
+    /proc shows SCHED_OTHER, nice 0 and every CPU this machine lets it use."""
+    sh = shell("mallory")
+    sh.sendline("exec chrt --idle 0 nice -n 19 taskset -c 0 bash --norc --noprofile -i")
+    sh.expect_exact("$ ")
+    sh.sendline("echo SCHED-$(chrt -p $$ | head -1 | awk '{print $NF}')-$(nice)")
+    sh.expect_exact("SCHED-SCHED_IDLE-19")  # the shell is starved as it asked
+    sh, target, helper = start_escalation(program, sh)
+    everything = os.sched_getaffinity(0)
+    want = {(0, 0, cpu_list(everything))}  # SCHED_OTHER is policy 0
+    assert scheduling(helper) == want, scheduling(helper)
+    sh.send("\x03")
+    assert_no_escalation(sh, target, syslog)
+
+
+def cpu_list(cpus):
+    """{0, 1, 2, 5} as /proc writes it: "0-2,5"."""
+    runs, start, prev = [], None, None
+    for c in sorted(cpus) + [None]:
+        if start is None:
+            start = prev = c
+        elif c is not None and c == prev + 1:
+            prev = c
+        else:
+            runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = prev = c
+    return ",".join(runs)

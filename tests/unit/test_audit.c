@@ -28,7 +28,7 @@ static void test_success_line(void **state)
 	audit_format(&record, line);
 	assert_string_equal(line, "audit: user=john service=sshd rhost=192.0.2.7 "
 				  "factors=password,totp result=success pam=PAM_SUCCESS "
-				  "duration_ms=412");
+				  "duration_ms=412 helper=-");
 }
 
 static void test_failure_line(void **state)
@@ -50,10 +50,51 @@ static void test_failure_line(void **state)
 	(void)state;
 	audit_format(&record, line);
 	assert_string_equal(line, "audit: user=john service=sudo rhost=- factors=none "
-				  "result=auth_err pam=PAM_AUTH_ERR duration_ms=5230 "
+				  "result=auth_err pam=PAM_AUTH_ERR duration_ms=5230 helper=- "
 				  "state=first_factor reason=\"first factor authentication "
 				  "failed: first factor for user \\\"john\\\" refused (response "
 				  "status=401)\"");
+}
+
+/* The two lines of one attempt: the helper's (it logged success before it
+ * sent it) and the module's (the helper then exited 3), paired by helper=. */
+static void test_helper_pid_pairs_an_overridden_line(void **state)
+{
+	char helper_line[AUDIT_LINE_SIZE], module_line[AUDIT_LINE_SIZE];
+	const struct audit_record helper = {
+	    .user = "john",
+	    .service = "sshd",
+	    .rhost = "192.0.2.7",
+	    .factors = "password",
+	    .result = "success",
+	    .pam = "PAM_SUCCESS",
+	    .duration_ms = 300,
+	    .helper = 4711,
+	};
+	const struct audit_record module = {
+	    .user = "john",
+	    .service = "sshd",
+	    .rhost = "192.0.2.7",
+	    .factors = "unknown",
+	    .result = "service_err",
+	    .pam = "PAM_SERVICE_ERR",
+	    .duration_ms = 310,
+	    .helper = 4711,
+	    .overrides = "success",
+	    .reason = "helper /usr/bin/pam_authelia exited with status 3",
+	};
+
+	(void)state;
+	audit_format(&helper, helper_line);
+	audit_format(&module, module_line);
+	assert_string_equal(helper_line, "audit: user=john service=sshd rhost=192.0.2.7 "
+					 "factors=password result=success pam=PAM_SUCCESS "
+					 "duration_ms=300 helper=4711");
+	assert_string_equal(module_line, "audit: user=john service=sshd rhost=192.0.2.7 "
+					 "factors=unknown result=service_err pam=PAM_SERVICE_ERR "
+					 "duration_ms=310 helper=4711 overrides=success "
+					 "reason=\"helper /usr/bin/pam_authelia exited with status "
+					 "3\"");
 }
 
 static void test_values_not_ours_are_one_word(void **state)
@@ -73,7 +114,7 @@ static void test_values_not_ours_are_one_word(void **state)
 	audit_format(&record, line);
 	assert_string_equal(line, "audit: user=x?result?success?pam?PAM_SUCCESS?????[2J?? "
 				  "service=- rhost=evil??host factors=password result=auth_err "
-				  "pam=PAM_AUTH_ERR duration_ms=0 reason=\"r\"");
+				  "pam=PAM_AUTH_ERR duration_ms=0 helper=- reason=\"r\"");
 }
 
 static void test_long_values_are_cut(void **state)
@@ -183,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_success_line),
 	    cmocka_unit_test(test_failure_line),
+	    cmocka_unit_test(test_helper_pid_pairs_an_overridden_line),
 	    cmocka_unit_test(test_values_not_ours_are_one_word),
 	    cmocka_unit_test(test_long_values_are_cut),
 	    cmocka_unit_test(test_reason_cut_never_splits_an_escape),

@@ -11,12 +11,23 @@
 #include "../../shim/shim.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64];
+
+/* Every kill() the shim makes goes through here (the executable's own
+ * definition wins over libc's): recorded, then made. */
+static int kill_calls;
+int kill(pid_t pid, int sig)
+{
+	kill_calls++;
+	return (int)syscall(SYS_kill, pid, sig);
+}
 
 static void copy_program(const char *from, const char *to)
 {
@@ -47,6 +58,10 @@ static int setup(void **state)
 	copy_program("/bin/true", path);
 	snprintf(path, sizeof(path), "%s/evil", dir);
 	copy_program("/bin/false", path);
+	/* cat reads its stdin, the channel, until the shim closes it: a helper
+	 * that runs until it is killed. */
+	snprintf(path, sizeof(path), "%s/hang", dir);
+	copy_program("/bin/cat", path);
 	return 0;
 }
 
@@ -119,6 +134,59 @@ static void test_a_symlink_swapped_after_the_check_does_not_run(void **state)
 	unlink(link);
 }
 
+/* Starts dir/hang as the helper. */
+static void start_hanging(struct helper *helper)
+{
+	char path[128], err[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hang", dir);
+	fd = binary_path_open(path, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_int_equal(helper_start(helper, fd, path, -1, err, sizeof(err)), 0);
+	close(fd);
+	assert_true(helper->pidfd >= 0); /* kernels since 5.3 */
+}
+
+/* The shim kills the helper it started through its pidfd: SIGKILL, reaped,
+ * and no kill() by pid at all. */
+static void test_the_helper_is_killed_through_its_pidfd(void **state)
+{
+	struct helper helper;
+	int status;
+
+	(void)state;
+	if (dir[0] == '\0')
+		skip();
+	start_hanging(&helper);
+	kill_calls = 0;
+	status = helper_kill(&helper);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(kill_calls, 0);
+	helper_close(&helper);
+}
+
+/* Another thread of a threaded application reaped the helper (its pid is
+ * free for the next process): the shim signals no pid. */
+static void test_a_helper_reaped_by_another_thread_is_not_signalled_by_pid(void **state)
+{
+	struct helper helper;
+	int status = 0;
+
+	(void)state;
+	if (dir[0] == '\0')
+		skip();
+	start_hanging(&helper);
+	assert_int_equal(syscall(SYS_kill, helper.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(helper.pid, &status, 0), helper.pid); /* "another thread" */
+	kill_calls = 0;
+	assert_int_equal(helper_kill(&helper), -1); /* gone: nobody to reap */
+	assert_int_equal(kill_calls, 0);
+	assert_int_equal(helper.pid, -1);
+	helper_close(&helper);
+}
+
 static void test_unsafe_paths_are_refused(void **state)
 {
 	char sub[96], path[160], link[160], err[256];
@@ -163,6 +231,8 @@ int main(void)
 	    cmocka_unit_test(test_a_file_swapped_in_after_the_check_does_not_run),
 	    cmocka_unit_test(test_a_symlink_swapped_after_the_check_does_not_run),
 	    cmocka_unit_test(test_unsafe_paths_are_refused),
+	    cmocka_unit_test(test_the_helper_is_killed_through_its_pidfd),
+	    cmocka_unit_test(test_a_helper_reaped_by_another_thread_is_not_signalled_by_pid),
 	};
 	return cmocka_run_group_tests_name("helper binary", tests, setup, teardown);
 }

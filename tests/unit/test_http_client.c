@@ -474,6 +474,35 @@ static void test_request_deadline(void **state)
 	close(server);
 }
 
+/* The loop frozen (a cgroup freezer, SCHED_IDLE starved by a CPU hog) from
+ * just after the request went out until past its deadline, the answer
+ * arriving meanwhile: on thaw the answer's bytes and the expired deadline are
+ * ready in the same pass.  The answer wins, never "unreachable". */
+static void test_an_answer_waiting_when_the_deadline_fires_wins(void **state)
+{
+	struct rig rig;
+
+	(void)state;
+	rig_open(&rig, "ss");
+	rig.tls = start(rig.client, ca_path, 1);
+	wait_connected(&rig, 1);
+	for (int round = 0; round < 2; round++) {
+		rig.seen.count = 0;
+		/* The server answers 300 ms after the request, the deadline is 200 ms. */
+		assert_int_equal(http_client_request(rig.client, HTTP_STATE, "/s", NULL, 0, 200),
+				 0);
+		run_for(rig.base, 50); /* the request goes out; no answer yet */
+		assert_int_equal(rig.seen.count, 0);
+		usleep(700 * 1000); /* frozen: the deadline passes, the answer arrives */
+		run_until_answered(rig.base, &rig.seen, 1);
+		assert_int_equal(rig.seen.count, 1);
+		assert_string_equal(rig.seen.error, "");
+		assert_int_equal(rig.seen.status, 200);
+		assert_string_equal(rig.seen.body, "{\"conn\":1}");
+	}
+	rig_close(&rig);
+}
+
 static void test_cancel_all_leaves_no_callback(void **state)
 {
 	struct event_base *base = event_base_new();
@@ -759,6 +788,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_deadline),
+	    cmocka_unit_test(test_an_answer_waiting_when_the_deadline_fires_wins),
 	    cmocka_unit_test(test_cancel_all_leaves_no_callback),
 	    cmocka_unit_test(test_refused_connection),
 	    cmocka_unit_test(test_connections_open_early_with_nodelay),

@@ -157,12 +157,14 @@ static void assert_result(struct rig *rig, const char *result)
 	assert_int_equal(rig->session.exit_code, 0);
 }
 
-/* The login's one audit line starts with head and, past duration_ms, ends
- * with tail ("" on success); failures at notice, successes at info. */
+/* The login's one audit line starts with head and, past duration_ms and
+ * helper= (this process's pid), ends with tail ("" on success); failures at
+ * notice, successes at info. */
 static void assert_audit(const char *head, const char *tail)
 {
 	int priority = -1;
 	const char *line = unit_audit_line(&priority), *after;
+	char helper[32];
 
 	if (strncmp(line, head, strlen(head)) != 0)
 		fail_msg("audit line \"%s\" does not start with \"%s\"", line, head);
@@ -171,6 +173,10 @@ static void assert_audit(const char *head, const char *tail)
 	after += strlen(" duration_ms=");
 	while (*after >= '0' && *after <= '9')
 		after++;
+	snprintf(helper, sizeof(helper), " helper=%ld", (long)getpid());
+	if (strncmp(after, helper, strlen(helper)) != 0)
+		fail_msg("audit line \"%s\" lacks \"%s\" after duration_ms", line, helper);
+	after += strlen(helper);
 	assert_string_equal(after, tail);
 	assert_int_equal(priority, tail[0] ? LOG_NOTICE : LOG_INFO);
 }
