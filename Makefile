@@ -237,7 +237,8 @@ FUZZ_HELPER_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(HELPER_LIB_SRC) \
 		   $(filter-out shim/pam_authelia.c,$(SHIM_SRC)))
 FUZZ_SHIM_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(SHIM_SRC) $(PROTOCOL_SRC))
 FUZZ_SHIM_WRAP := malloc calloc strndup socketpair open fork poll recv sendmsg waitpid kill \
-		  pidfd_open pam_get_user pam_get_item pam_syslog pam_vsyslog clock_gettime
+		  pidfd_open pidfd_send_signal waitid pam_get_user pam_get_item pam_syslog pam_vsyslog \
+		  clock_gettime
 FUZZ_SCRIPT_OBJ := $(FUZZ_BUILD)/obj/fuzz/script.o
 .PRECIOUS: $(FUZZ_BUILD)/obj/%.o
 

@@ -97,6 +97,10 @@ ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags);
 pid_t __wrap_waitpid(pid_t pid, int *status, int options);
 int __wrap_kill(pid_t pid, int sig);
 int __wrap_pidfd_open(pid_t pid, unsigned int flags);
+int __real_pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags);
+int __wrap_pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags);
+int __real_waitid(idtype_t idtype, id_t id, siginfo_t *info, int options);
+int __wrap_waitid(idtype_t idtype, id_t id, siginfo_t *info, int options);
 int __wrap_clock_gettime(clockid_t id, struct timespec *ts);
 int __wrap_pam_get_user(pam_handle_t *pamh, const char **user, const char *prompt);
 int __wrap_pam_get_item(const pam_handle_t *pamh, int type, const void **item);
@@ -445,6 +449,45 @@ int __wrap_kill(pid_t pid, int sig)
 		return 0; /* a zombie: signals are ignored */
 	if (sig == SIGKILL || (sig == SIGTERM && !st.stubborn))
 		helper_exit(sig);
+	return 0;
+}
+
+/* helper_kill() through the pidfd (pidfd_send_signal, waitid P_PIDFD): the
+ * same rules as kill() and waitpid() above, on the pidfd pidfd_open gave. */
+int __wrap_pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
+{
+	if (!st.active)
+		return __real_pidfd_send_signal(pidfd, sig, info, flags);
+	if (pidfd != st.pidfd[0] || pidfd < 0 || !st.started || st.reaped)
+		__builtin_trap(); /* not our helper's pidfd, or reaped already */
+	if (st.exited)
+		return 0; /* a zombie: signals are ignored */
+	if (sig == SIGKILL || (sig == SIGTERM && !st.stubborn))
+		helper_exit(sig);
+	return 0;
+}
+
+int __wrap_waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
+{
+	if (!st.active)
+		return __real_waitid(idtype, id, info, options);
+	if (idtype != P_PIDFD || (int)id != st.pidfd[0] || !st.started || st.reaped)
+		__builtin_trap(); /* not our helper, or reaped already */
+	if (should_fail(CALL_WAITPID)) {
+		errno = EINTR;
+		return -1;
+	}
+	if (!st.exited) {
+		if (options & WNOHANG) {
+			info->si_pid = 0;
+			return 0;
+		}
+		__builtin_trap(); /* would wait forever for a live helper */
+	}
+	st.reaped = true;
+	info->si_pid = FAKE_PID;
+	info->si_code = (st.status & 0x7f) != 0 ? CLD_KILLED : CLD_EXITED;
+	info->si_status = (st.status & 0x7f) != 0 ? st.status & 0x7f : (st.status >> 8) & 0xff;
 	return 0;
 }
 
