@@ -11,6 +11,7 @@
 #include "../../shim/shim.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -134,8 +135,10 @@ static void test_a_symlink_swapped_after_the_check_does_not_run(void **state)
 	unlink(link);
 }
 
-/* Starts dir/hang as the helper. */
-static void start_hanging(struct helper *helper)
+/* Starts dir/hang as the helper; false, with the helper gone, when there is
+ * no pidfd: every kernel since 5.3 has one, but valgrind knows no pidfd_open
+ * (make check's unit-valgrind suite), and these tests are about the pidfd. */
+static bool start_hanging(struct helper *helper)
 {
 	char path[128], err[256];
 	int fd;
@@ -145,7 +148,11 @@ static void start_hanging(struct helper *helper)
 	assert_true(fd >= 0);
 	assert_int_equal(helper_start(helper, fd, path, -1, err, sizeof(err)), 0);
 	close(fd);
-	assert_true(helper->pidfd >= 0); /* kernels since 5.3 */
+	if (helper->pidfd >= 0)
+		return true;
+	helper_kill(helper);
+	helper_close(helper);
+	return false;
 }
 
 /* The shim kills the helper it started through its pidfd: SIGKILL, reaped,
@@ -158,7 +165,8 @@ static void test_the_helper_is_killed_through_its_pidfd(void **state)
 	(void)state;
 	if (dir[0] == '\0')
 		skip();
-	start_hanging(&helper);
+	if (!start_hanging(&helper))
+		skip();
 	kill_calls = 0;
 	status = helper_kill(&helper);
 	assert_true(WIFSIGNALED(status));
@@ -177,7 +185,8 @@ static void test_a_helper_reaped_by_another_thread_is_not_signalled_by_pid(void 
 	(void)state;
 	if (dir[0] == '\0')
 		skip();
-	start_hanging(&helper);
+	if (!start_hanging(&helper))
+		skip();
 	assert_int_equal(syscall(SYS_kill, helper.pid, SIGKILL), 0);
 	assert_int_equal(waitpid(helper.pid, &status, 0), helper.pid); /* "another thread" */
 	kill_calls = 0;
