@@ -504,7 +504,7 @@ def test_the_qr_code_decodes_to_the_verification_url(login, authelia, certs, tmp
     ("/api/oidc/token", dict(status=307, headers={"Location": "https://x/"}),
      "PAM_SERVICE_ERR", "token request: unexpected redirect (response status=307)"),
     ("/api/oidc/token", dict(status=200, body=b"not json"),
-     "PAM_AUTH_ERR", "device authorization failed: token response status=200"),
+     "PAM_AUTH_ERR", "device authorization failed: malformed token response: "),
     ("/jwks.json", dict(status=500, body=b"{}"), "PAM_AUTHINFO_UNAVAIL",
      "JWKS request failed (response status=500)"),
     ("/jwks.json", dict(status=404, body=b"{}"), "PAM_AUTH_ERR",
