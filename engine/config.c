@@ -363,13 +363,13 @@ int config_apply(struct config *config, const char *argument, char err[OPTION_ER
 	case OPT_AUTHZ_URL:
 		if (authz_check_template(value, err) != 0)
 			return -1;
-		config->authz_url = strdup(value);
-		return 0;
+		/* A copy that fails must fail the login: without authz-url no
+		 * access check would be asked at all. */
+		return config_copy(&config->authz_url, value, err);
 	case OPT_AUTHZ_ENDPOINT:
 		if (authz_check_endpoint(value, &config->authz_kind, err) != 0)
 			return -1;
-		config->authz_endpoint = strdup(value);
-		return 0;
+		return config_copy(&config->authz_endpoint, value, err);
 	case OPT_DEBUG:
 		config->debug = true;
 		return 0;
@@ -405,10 +405,8 @@ static int config_finish_authz(struct config *config, char err[OPTION_ERROR_SIZE
 		return -1;
 	}
 	if (config->authz_endpoint == NULL) {
-		config->authz_endpoint = strdup(AUTHZ_DEFAULT_ENDPOINT);
 		config->authz_kind = AUTHZ_AUTH_REQUEST;
-		if (config->authz_endpoint == NULL)
-			return -1;
+		return config_copy(&config->authz_endpoint, AUTHZ_DEFAULT_ENDPOINT, err);
 	}
 	return 0;
 }

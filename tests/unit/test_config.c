@@ -96,6 +96,54 @@ static void test_out_of_memory_fails_closed(void **state)
 	strdup_fails_at = 1; /* the default cookie name */
 	assert_int_equal(config_finish(&config, err), -1);
 	assert_string_equal(err, "out of memory");
+	/* authz-url lost would mean no access check at all; authz-endpoint lost,
+	 * a question at an endpoint nobody configured. */
+	for (int at = 1, ours = 0;; at++) { /* the template's check parses it (strdups too) */
+		int rc;
+
+		config_free(&config);
+		config_init(&config);
+		strdup_fails_at = at;
+		rc = config_apply(&config, "authz-url=https://%h.ssh.example.com/pam/%s", err);
+		if (strdup_fails_at > 0) {
+			assert_int_equal(rc, 0);
+			assert_non_null(config.authz_url);
+			assert_int_equal(ours, 1);
+			break;
+		}
+		assert_int_equal(rc, -1);
+		assert_null(config.authz_url);
+		ours += strcmp(err, "out of memory") == 0;
+	}
+	config_free(&config);
+	config_init(&config);
+	strdup_fails_at = 1;
+	assert_int_equal(config_apply(&config, "authz-endpoint=/api/authz/forward-auth", err), -1);
+	assert_string_equal(err, "out of memory");
+	assert_null(config.authz_endpoint);
+	/* The default endpoint's copy, whichever strdup of config_finish it is:
+	 * each failure says so (err was left unwritten before). */
+	for (int at = 1;; at++) {
+		int rc;
+
+		config_free(&config);
+		config_init(&config);
+		strdup_fails_at = 0;
+		assert_int_equal(config_apply(&config, "url=https://a", err), 0);
+		assert_int_equal(
+		    config_apply(&config, "authz-url=https://%h.ssh.example.com/pam/%s", err), 0);
+		memset(err, 'x', OPTION_ERROR_SIZE - 1);
+		err[OPTION_ERROR_SIZE - 1] = '\0';
+		strdup_fails_at = at;
+		rc = config_finish(&config, err);
+		if (strdup_fails_at > 0) {
+			assert_int_equal(rc, 0);
+			assert_non_null(config.authz_endpoint);
+			break;
+		}
+		assert_int_equal(rc, -1);
+		assert_string_equal(err, "out of memory");
+	}
 	strdup_fails_at = 0;
 }
 
