@@ -17,6 +17,7 @@ void *secure_malloc(size_t size)
 }
 
 uintptr_t secure_freed_key;
+bool secure_free_wipes;
 
 void secure_wipe(void *ptr)
 {
@@ -34,7 +35,8 @@ void secure_wipe(void *ptr)
 void secure_free(void *ptr)
 {
 	if (ptr != NULL) {
-		secure_wipe(ptr);
+		if (!secure_free_wipes)
+			secure_wipe(ptr);
 		free(ptr);
 	}
 }

@@ -7,6 +7,7 @@
 #ifndef PAM_AUTHELIA_SECURE_ALLOC_H
 #define PAM_AUTHELIA_SECURE_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,10 @@
  * double free would then hand one chunk out twice).  wiping_free.c learns the
  * key at start-up; 0 (unit tests, sanitizer builds) means unknown. */
 extern uintptr_t secure_freed_key;
+
+/* True in the helper binary, whose own free() (wiping_free.c) wipes every
+ * block: secure_free then leaves the wipe to it instead of doing it twice. */
+extern bool secure_free_wipes;
 
 /* Zeroes a live heap block before it is freed, but not one that carries
  * glibc's freed-block key: that block is free already, and glibc's free

@@ -39,6 +39,7 @@ __attribute__((constructor)) static void wiping_free_learn_key(void)
 {
 	unsigned char *volatile block = __libc_malloc(24);
 
+	secure_free_wipes = true;
 	if (block != NULL) {
 		__libc_free(block);
 		memcpy(&secure_freed_key, block + sizeof(uintptr_t), sizeof(secure_freed_key));

@@ -79,7 +79,6 @@
 #include "../protocol/frame.h"
 #include "script.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <event2/bufferevent.h>
@@ -1479,19 +1478,6 @@ static void check_frames(void)
 		__builtin_trap(); /* a failure nobody can read about */
 }
 
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (dir == NULL)
-		return -1;
-	while (readdir(dir) != NULL)
-		n++;
-	closedir(dir);
-	return n;
-}
-
 /* --- the target ------------------------------------------------------------------- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -1546,7 +1532,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65536)
 		return 0;
-	fds_before = count_fds();
+	fds_before = script_count_fds();
 	oom_countdown = 0;
 	memset(&h.refuse, 0, sizeof(h) - offsetof(struct harness, refuse));
 	h.chan[0] = h.chan[1] = h.watch[0] = h.watch[1] = -1;
@@ -1593,7 +1579,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (h.conns[i]->fd >= 0)
 			close(h.conns[i]->fd);
 	}
-	if (fds_before >= 0 && count_fds() != fds_before)
+	if (fds_before >= 0 && script_count_fds() != fds_before)
 		__builtin_trap(); /* a descriptor left open */
 	return 0;
 }

@@ -44,7 +44,6 @@
 #include "script.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -708,19 +707,6 @@ static void check_sent(void)
 	}
 }
 
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (dir == NULL)
-		return -1;
-	while (readdir(dir) != NULL)
-		n++;
-	closedir(dir);
-	return n;
-}
-
 /* --- the target ---------------------------------------------------------------------- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -818,7 +804,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (script_next(&script, &op))
 		configure(&op, argv, &argc, args, sizeof(args));
 
-	fds_before = count_fds();
+	fds_before = script_count_fds();
 	st.active = true;
 	rc = pam_sm_authenticate((pam_handle_t *)&st, 0, argc, argv);
 	st.active = false;
@@ -863,7 +849,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(st.chan);
 	if (st.pidfd[1] >= 0)
 		close(st.pidfd[1]);
-	if (fds_before >= 0 && count_fds() != fds_before)
+	if (fds_before >= 0 && script_count_fds() != fds_before)
 		__builtin_trap(); /* a descriptor left open */
 	return 0;
 }

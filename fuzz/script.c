@@ -3,6 +3,7 @@
  */
 #include "script.h"
 
+#include <dirent.h>
 #include <string.h>
 
 void script_init(struct script *script, const uint8_t *data, size_t size)
@@ -153,4 +154,17 @@ void script_copy(const char *word, size_t len, char *out, size_t size)
 		len = size - 1;
 	memcpy(out, word, len);
 	out[len] = '\0';
+}
+
+int script_count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (dir == NULL)
+		return -1;
+	while (readdir(dir) != NULL)
+		n++;
+	closedir(dir);
+	return n;
 }

@@ -46,4 +46,8 @@ long script_pos_num(const struct script_op *op, long dflt, long min, long max);
 /* Copies a word into out (NUL-terminated, cut to size - 1). */
 void script_copy(const char *word, size_t len, char *out, size_t size);
 
+/* The descriptors this process holds (-1 when /proc cannot say): both
+ * targets check that one input leaks none. */
+int script_count_fds(void);
+
 #endif

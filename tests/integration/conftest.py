@@ -194,7 +194,7 @@ def process_alive(pid):
 
 
 # How soon a helper must be gone once it has a reason to stop (a hang-up, a
-# signal, the PAM process's death).  It measures in ~2 ms alone; the bound is
+# signal, the PAM process's death).  It measures ~3 ms alone (make bench); the bound is
 # generous because two loaded CPUs and the ASan helper stretch it past 100 ms,
 # and still far below every other way out (a timeout of seconds, the backstop).
 GONE_AT_ONCE = 0.4
